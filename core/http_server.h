@@ -11,6 +11,9 @@
 #include "core/http.h"
 #include "core/status.h"
 
+struct mg_connection;
+struct mg_context;
+
 namespace core {
 
 struct HttpServerOptions {
@@ -42,11 +45,11 @@ class HttpServer {
  private:
   HttpServer(HttpServerOptions options, HttpHandler handler)
       : options_(std::move(options)), handler_(std::move(handler)) {}
-  static int HandleRequest(struct mg_connection* conn, void* self);
+  static int HandleRequest(::mg_connection* conn, void* self);
 
   HttpServerOptions options_;
   HttpHandler handler_;
-  struct mg_context* ctx_ = nullptr;
+  ::mg_context* ctx_ = nullptr;
   int port_ = 0;
 };
 

@@ -4,11 +4,14 @@
 
 namespace core {
 
-bool IsValidUtf8(std::string_view s) {
+bool IsValidUtf8(std::string_view s) { return Utf8ValidPrefixLength(s) == s.size(); }
+
+size_t Utf8ValidPrefixLength(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
   while (p < end) {
     unsigned char c = *p;
+    const size_t here = static_cast<size_t>(p - reinterpret_cast<const unsigned char*>(s.data()));
     if (c < 0x80) {
       ++p;
       continue;
@@ -25,19 +28,19 @@ bool IsValidUtf8(std::string_view s) {
       extra = 3;
       cp = c & 0x07;
     } else {
-      return false;
+      return here;
     }
-    if (end - p <= extra) return false;
+    if (end - p <= extra) return here;
     for (int i = 1; i <= extra; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return false;
+      if ((p[i] & 0xC0) != 0x80) return here;
       cp = (cp << 6) | (p[i] & 0x3F);
     }
     if ((extra == 1 && cp < 0x80) || (extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000))
-      return false;  // overlong
-    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+      return here;  // overlong
+    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return here;
     p += extra + 1;
   }
-  return true;
+  return s.size();
 }
 
 bool GlobMatch(std::string_view pattern, std::string_view text) {

@@ -1,0 +1,45 @@
+// Server: wires the modules of `tally serve` together from a Config and runs
+// them until asked to stop. Owns every long-lived object and the runner threads
+// (the domain objects own none).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "config/config.h"
+#include "core/clock.h"
+#include "core/status.h"
+
+namespace app {
+
+class Server {
+ public:
+  Server(config::Config config, const core::Clock& clock);
+  ~Server();
+
+  // Builds the modules and starts listening. Fails when the port is busy.
+  core::Status Start();
+  // The bound port (after Start).
+  int port() const;
+  // Graceful stop: readiness off, in-flight requests finish, runners stop.
+  void Stop();
+
+ private:
+  struct Parts;
+  void RetentionLoop();
+
+  config::Config config_;
+  const core::Clock& clock_;
+  std::unique_ptr<Parts> parts_;
+
+  std::mutex runner_mu_;
+  std::condition_variable runner_cv_;
+  bool stopping_ = false;  // guarded by runner_mu_
+  std::thread retention_thread_;
+};
+
+}  // namespace app

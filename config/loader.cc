@@ -1,0 +1,693 @@
+// The config loader: YAML text -> Config, or every error found in it.
+// The only file that includes yaml-cpp; every YAML::Exception stops here.
+
+#include "config/loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "core/time_parse.h"
+
+namespace config {
+
+std::string ConfigError::ToString() const {
+  std::string out = file;
+  if (line > 0) {
+    if (!out.empty()) out += ':';
+    out += std::to_string(line);
+    if (column > 0) out += ':' + std::to_string(column);
+  }
+  if (!out.empty()) out += ": ";
+  if (!key_path.empty()) out += key_path + ": ";
+  out += message;
+  return out;
+}
+
+namespace {
+
+// Beyond this many errors the rest are summarized in one line (aliases can make
+// one bad node show up many times).
+constexpr size_t kMaxErrors = 100;
+
+// Config files are small; this only guards against reading a device forever.
+constexpr size_t kMaxFileBytes = 16 << 20;
+
+constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+constexpr int64_t kIntMax = std::numeric_limits<int>::max();
+constexpr int64_t kMiB = 1LL << 20;
+constexpr int64_t kGiB = 1LL << 30;
+
+// yaml-cpp marks are 0-based, -1 when unknown; ConfigError wants 1-based, 0 unknown.
+int OneBased(int zero_based) { return zero_based >= 0 ? zero_based + 1 : 0; }
+
+std::string Quote(std::string_view s) {
+  constexpr size_t kMaxQuoted = 60;
+  std::string out = "'";
+  if (s.size() > kMaxQuoted) {
+    out.append(s.substr(0, kMaxQuoted));
+    out += "...";
+  } else {
+    out.append(s);
+  }
+  out += "'";
+  return out;
+}
+
+std::string FormatDouble(double v) {
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, res.ptr);
+}
+
+// A plain scalar is unquoted and untagged; only plain scalars are numbers or booleans.
+bool IsPlain(const YAML::Node& node) { return node.Tag() == "?"; }
+
+// "a map", "a list", "the string '10'", "10" ...: what the user wrote, for messages.
+std::string Describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return IsPlain(node) ? Quote(node.Scalar()) : "the string " + Quote(node.Scalar());
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return "nothing";
+}
+
+std::optional<int64_t> ParseInt64(std::string_view s, bool* out_of_range) {
+  *out_of_range = false;
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  if (s.empty() || s.front() == '+') return std::nullopt;
+  int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec == std::errc::result_out_of_range) {
+    *out_of_range = true;
+    return std::nullopt;
+  }
+  if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// YAML 1.2 core-schema floats, plus what from_chars reads; nullopt if not a number.
+std::optional<double> ParseDouble(std::string_view s) {
+  static const std::map<std::string_view, double> kSpecial = {
+      {".inf", HUGE_VAL},   {".Inf", HUGE_VAL},   {".INF", HUGE_VAL},   {"+.inf", HUGE_VAL},
+      {"+.Inf", HUGE_VAL},  {"+.INF", HUGE_VAL},  {"-.inf", -HUGE_VAL}, {"-.Inf", -HUGE_VAL},
+      {"-.INF", -HUGE_VAL}, {".nan", std::nan("")}, {".NaN", std::nan("")}, {".NAN", std::nan("")},
+  };
+  if (auto it = kSpecial.find(s); it != kSpecial.end()) return it->second;
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  if (s.empty() || s.front() == '+') return std::nullopt;
+  double v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec == std::errc::result_out_of_range) return s.front() == '-' ? -HUGE_VAL : HUGE_VAL;
+  if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// Byte sizes: "1048576", "512KB", "16MiB", "1 GiB". Units are case-sensitive.
+std::optional<int64_t> ParseByteSize(std::string_view s, bool* out_of_range) {
+  static const std::map<std::string_view, int64_t> kUnits = {
+      {"B", 1},
+      {"KB", 1000},
+      {"MB", 1000 * 1000},
+      {"GB", 1000 * 1000 * 1000},
+      {"TB", 1000LL * 1000 * 1000 * 1000},
+      {"KiB", 1LL << 10},
+      {"MiB", 1LL << 20},
+      {"GiB", 1LL << 30},
+      {"TiB", 1LL << 40},
+  };
+  *out_of_range = false;
+  size_t digits = 0;
+  while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+  if (digits == 0) return std::nullopt;
+  std::string_view number = s.substr(0, digits);
+  std::string_view unit = s.substr(digits);
+  if (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
+  int64_t multiplier = 1;
+  if (!unit.empty()) {
+    auto it = kUnits.find(unit);
+    if (it == kUnits.end()) return std::nullopt;
+    multiplier = it->second;
+  }
+  bool overflow = false;
+  std::optional<int64_t> n = ParseInt64(number, &overflow);
+  if (!n) {
+    *out_of_range = overflow;
+    return std::nullopt;
+  }
+  if (*n > kInt64Max / multiplier) {
+    *out_of_range = true;
+    return std::nullopt;
+  }
+  return *n * multiplier;
+}
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t subst = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, subst});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string Join(const std::vector<std::string_view>& names) {
+  std::string out;
+  for (std::string_view n : names) {
+    if (!out.empty()) out += ", ";
+    out.append(n);
+  }
+  return out;
+}
+
+std::string RangeMessage(int64_t min, int64_t max, const std::string& got) {
+  if (max == kInt64Max || max == kIntMax) {
+    if (max == kIntMax && min == 1) {
+      return "must be a positive integer up to " + std::to_string(max) + " (got " + got + ")";
+    }
+    if (min == 1) return "must be positive (got " + got + ")";
+    return "must be at least " + std::to_string(min) + " (got " + got + ")";
+  }
+  return "must be between " + std::to_string(min) + " and " + std::to_string(max) + " (got " +
+         got + ")";
+}
+
+std::string FormatBytes(int64_t bytes) {
+  if (bytes % kGiB == 0) return std::to_string(bytes / kGiB) + "GiB";
+  if (bytes % kMiB == 0) return std::to_string(bytes / kMiB) + "MiB";
+  return std::to_string(bytes) + " bytes";
+}
+
+// One key/value pair of a YAML map, with the dotted path of its key.
+struct Entry {
+  YAML::Node key;
+  YAML::Node value;
+  std::string path;
+};
+
+using Handler = std::function<void(const Entry&)>;
+struct Field {
+  std::string_view name;
+  Handler handle;
+};
+
+// Walks a parsed document into a Config, collecting every error on the way.
+// Not thread-safe; one Loader per load.
+class Loader {
+ public:
+  explicit Loader(std::string file) : file_(std::move(file)) {}
+
+  // Throws YAML::Exception on malformed YAML; errors found so far are kept.
+  void Load(std::string_view text, Config& config);
+  void AddError(int line, int column, std::string path, std::string message);
+  // Every error, in document order (plus a count of any beyond kMaxErrors).
+  std::vector<ConfigError> TakeErrors();
+
+ private:
+  void ErrorAt(const YAML::Node& node, const std::string& path, std::string message) {
+    YAML::Mark mark = node.Mark();
+    AddError(OneBased(mark.line), OneBased(mark.column), path, std::move(message));
+  }
+  // Errors about a value point at the value, or at its key when the value is empty.
+  void ErrorAt(const Entry& e, std::string message) {
+    ErrorAt(e.value.IsNull() ? e.key : e.value, e.path, std::move(message));
+  }
+
+  // Calls each field's handler for the keys present in `map`; unknown and
+  // duplicate keys are errors. `map` must be a map.
+  void WalkMap(const YAML::Node& map, const std::string& path, const std::vector<Field>& fields);
+  // A section is a map; an empty section (`server:`) keeps every default.
+  void WalkSection(const Entry& e, const std::vector<Field>& fields);
+
+  // Each reports its own error and returns nullopt on a bad value.
+  std::optional<std::string> Scalar(const Entry& e, std::string_view expected);
+  std::optional<int64_t> Int(const Entry& e, int64_t min, int64_t max);
+  std::optional<int64_t> DurationMs(const Entry& e, int64_t min_ms);
+  std::optional<int64_t> Bytes(const Entry& e, int64_t min, int64_t max);
+  std::optional<bool> Bool(const Entry& e);
+  std::optional<double> FiniteNumber(const Entry& e);
+  std::optional<std::vector<double>> Buckets(const Entry& e);
+  std::optional<std::string> ListenAddress(const Entry& e);
+  std::optional<std::string> NonEmptyString(const Entry& e);
+  std::optional<FsyncPolicy> Fsync(const Entry& e);
+
+  void Server(const Entry& e, ServerConfig& c);
+  void Storage(const Entry& e, StorageConfig& c);
+  void Limits(const Entry& e, LimitsConfig& c);
+  void Exposition(const Entry& e, ExpositionConfig& c);
+  std::optional<std::vector<HistogramBuckets>> HistogramRules(const Entry& e);
+
+  std::string file_;
+  std::vector<ConfigError> errors_;
+  size_t dropped_errors_ = 0;
+};
+
+std::vector<ConfigError> Loader::TakeErrors() {
+  if (dropped_errors_ > 0) {
+    errors_.push_back(
+        ConfigError{file_, 0, 0, "", std::to_string(dropped_errors_) + " more errors not shown"});
+    dropped_errors_ = 0;
+  }
+  return std::move(errors_);
+}
+
+void Loader::AddError(int line, int column, std::string path, std::string message) {
+  if (errors_.size() >= kMaxErrors) {
+    ++dropped_errors_;
+    return;
+  }
+  errors_.push_back(ConfigError{file_, line, column, std::move(path), std::move(message)});
+}
+
+void Loader::WalkMap(const YAML::Node& map, const std::string& path,
+                     const std::vector<Field>& fields) {
+  std::map<std::string, YAML::Mark> seen;
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    const YAML::Node key = it->first;
+    if (!key.IsScalar()) {
+      ErrorAt(key, path, "keys must be plain strings, not " + Describe(key));
+      continue;
+    }
+    const std::string& name = key.Scalar();
+    std::string key_path = path.empty() ? name : path + "." + name;
+    auto [prev, inserted] = seen.emplace(name, key.Mark());
+    if (!inserted) {
+      std::string where = prev->second.line >= 0
+                              ? " (first set on line " + std::to_string(prev->second.line + 1) + ")"
+                              : "";
+      ErrorAt(key, key_path, "duplicate key" + where);
+      continue;
+    }
+    auto field = std::find_if(fields.begin(), fields.end(),
+                              [&](const Field& f) { return f.name == name; });
+    if (field == fields.end()) {
+      std::vector<std::string_view> known;
+      std::string_view best;
+      size_t best_distance = std::max<size_t>(2, name.size() / 3) + 1;
+      for (const Field& f : fields) {
+        known.push_back(f.name);
+        size_t d = EditDistance(name, f.name);
+        if (d < best_distance) {
+          best_distance = d;
+          best = f.name;
+        }
+      }
+      std::string hint = best.empty() ? "" : "did you mean '" + std::string(best) + "'? ";
+      ErrorAt(key, key_path, "unknown key (" + hint + "known keys: " + Join(known) + ")");
+      continue;
+    }
+    field->handle(Entry{key, it->second, key_path});
+  }
+}
+
+void Loader::WalkSection(const Entry& e, const std::vector<Field>& fields) {
+  if (e.value.IsNull()) return;
+  if (!e.value.IsMap()) {
+    ErrorAt(e, "expected a map of settings, got " + Describe(e.value));
+    return;
+  }
+  WalkMap(e.value, e.path, fields);
+}
+
+std::optional<std::string> Loader::Scalar(const Entry& e, std::string_view expected) {
+  if (e.value.IsScalar()) return e.value.Scalar();
+  if (e.value.IsNull()) {
+    ErrorAt(e, "missing value (expected " + std::string(expected) + ")");
+  } else {
+    ErrorAt(e, "expected " + std::string(expected) + ", got " + Describe(e.value));
+  }
+  return std::nullopt;
+}
+
+std::optional<int64_t> Loader::Int(const Entry& e, int64_t min, int64_t max) {
+  std::optional<std::string> text = Scalar(e, "an integer");
+  if (!text) return std::nullopt;
+  bool out_of_range = false;
+  std::optional<int64_t> v = IsPlain(e.value) ? ParseInt64(*text, &out_of_range) : std::nullopt;
+  if (out_of_range) {
+    ErrorAt(e, RangeMessage(min, max, *text));
+    return std::nullopt;
+  }
+  if (!v) {
+    ErrorAt(e, "expected an integer, got " + Describe(e.value));
+    return std::nullopt;
+  }
+  if (*v < min || *v > max) {
+    ErrorAt(e, RangeMessage(min, max, *text));
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<int64_t> Loader::DurationMs(const Entry& e, int64_t min_ms) {
+  std::optional<std::string> text = Scalar(e, "a duration such as 30s, 5m or 1h30m");
+  if (!text) return std::nullopt;
+  core::Result<int64_t> ms = core::ParseDurationMs(*text);
+  if (!ms) {
+    std::string message = ms.error().message;
+    bool all_digits = !text->empty() && std::all_of(text->begin(), text->end(), [](char c) {
+      return c >= '0' && c <= '9';
+    });
+    if (all_digits) message += "; write e.g. " + *text + "s or " + *text + "ms";
+    ErrorAt(e, message);
+    return std::nullopt;
+  }
+  if (*ms < min_ms) {
+    ErrorAt(e, min_ms == 1 ? "must be a positive duration (got " + *text + ")"
+                           : "must be at least " + std::to_string(min_ms) + "ms (got " + *text +
+                                 ")");
+    return std::nullopt;
+  }
+  return *ms;
+}
+
+std::optional<int64_t> Loader::Bytes(const Entry& e, int64_t min, int64_t max) {
+  std::optional<std::string> text = Scalar(e, "a byte size such as 16MiB");
+  if (!text) return std::nullopt;
+  bool out_of_range = false;
+  std::optional<int64_t> v = ParseByteSize(*text, &out_of_range);
+  if (!v && !out_of_range) {
+    ErrorAt(e, "invalid byte size " + Quote(*text) +
+                   " (use a number of bytes, or a number with a unit: B, KB, MB, GB, TB, KiB, "
+                   "MiB, GiB, TiB; e.g. 16MiB)");
+    return std::nullopt;
+  }
+  if (out_of_range || *v < min || *v > max) {
+    std::string bounds = max == kInt64Max ? "must be at least " + FormatBytes(min)
+                                          : "must be between " + FormatBytes(min) + " and " +
+                                                FormatBytes(max);
+    ErrorAt(e, bounds + " (got " + *text + ")");
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<bool> Loader::Bool(const Entry& e) {
+  std::optional<std::string> text = Scalar(e, "true or false");
+  if (!text) return std::nullopt;
+  if (IsPlain(e.value)) {
+    if (*text == "true" || *text == "True" || *text == "TRUE") return true;
+    if (*text == "false" || *text == "False" || *text == "FALSE") return false;
+  }
+  ErrorAt(e, "expected true or false, got " + Describe(e.value));
+  return std::nullopt;
+}
+
+std::optional<double> Loader::FiniteNumber(const Entry& e) {
+  std::optional<std::string> text = Scalar(e, "a number");
+  if (!text) return std::nullopt;
+  std::optional<double> v = IsPlain(e.value) ? ParseDouble(*text) : std::nullopt;
+  if (!v) {
+    ErrorAt(e, "expected a number, got " + Describe(e.value));
+    return std::nullopt;
+  }
+  if (!std::isfinite(*v)) {
+    ErrorAt(e, "must be a finite number (got " + *text + "; +Inf is always added implicitly)");
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<std::vector<double>> Loader::Buckets(const Entry& e) {
+  if (!e.value.IsSequence()) {
+    ErrorAt(e, "expected a list of bucket upper bounds such as [1, 5, 10], got " +
+                   Describe(e.value));
+    return std::nullopt;
+  }
+  if (e.value.size() == 0) {
+    ErrorAt(e, "needs at least one bucket upper bound");
+    return std::nullopt;
+  }
+  std::vector<double> out;
+  bool ok = true;
+  std::optional<double> previous;
+  size_t index = 0;
+  for (auto it = e.value.begin(); it != e.value.end(); ++it, ++index) {
+    Entry item{e.key, *it, e.path + "[" + std::to_string(index) + "]"};
+    std::optional<double> v = FiniteNumber(item);
+    if (!v) {
+      ok = false;
+      continue;
+    }
+    if (previous && *v <= *previous) {
+      ErrorAt(item, "buckets must be strictly increasing (" + FormatDouble(*v) +
+                        " does not exceed the previous bound " + FormatDouble(*previous) + ")");
+      ok = false;
+    }
+    previous = v;
+    out.push_back(*v);
+  }
+  if (!ok) return std::nullopt;
+  return out;
+}
+
+std::optional<std::string> Loader::ListenAddress(const Entry& e) {
+  constexpr std::string_view kForm = "host:port, e.g. 127.0.0.1:9470 or 0.0.0.0:9470";
+  std::optional<std::string> text = Scalar(e, kForm);
+  if (!text) return std::nullopt;
+  size_t colon = text->rfind(':');
+  bool ok = colon != std::string::npos && colon > 0;
+  if (ok) {
+    std::string_view host = std::string_view(*text).substr(0, colon);
+    std::string_view port = std::string_view(*text).substr(colon + 1);
+    bool bracketed = host.front() == '[';
+    if (bracketed && (host.size() < 3 || host.back() != ']')) ok = false;
+    if (!bracketed && host.find(':') != std::string_view::npos) ok = false;  // bare IPv6
+    bool port_ok = !port.empty() && port.size() <= 5 &&
+                   std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!port_ok || std::stoi(std::string(port)) > 65535) ok = false;
+  }
+  if (!ok) {
+    ErrorAt(e, "invalid listen address " + Quote(*text) + " (expected " + std::string(kForm) +
+                   "; IPv6 as [::1]:9470; port 0 picks a free port)");
+    return std::nullopt;
+  }
+  return text;
+}
+
+std::optional<std::string> Loader::NonEmptyString(const Entry& e) {
+  std::optional<std::string> text = Scalar(e, "a string");
+  if (!text) return std::nullopt;
+  if (text->empty()) {
+    ErrorAt(e, "must not be empty");
+    return std::nullopt;
+  }
+  return text;
+}
+
+std::optional<FsyncPolicy> Loader::Fsync(const Entry& e) {
+  std::optional<std::string> text = Scalar(e, "one of always, interval, never");
+  if (!text) return std::nullopt;
+  if (*text == "always") return FsyncPolicy::kAlways;
+  if (*text == "interval") return FsyncPolicy::kInterval;
+  if (*text == "never") return FsyncPolicy::kNever;
+  ErrorAt(e, "invalid value " + Quote(*text) + " (allowed: always, interval, never)");
+  return std::nullopt;
+}
+
+// Assigns `target` when `parsed` holds a value.
+template <typename T, typename U>
+void Set(T& target, std::optional<U> parsed) {
+  if (parsed) target = static_cast<T>(*parsed);
+}
+
+void Loader::Server(const Entry& e, ServerConfig& c) {
+  WalkSection(e, {
+                     {"listen", [&](const Entry& f) { Set(c.listen, ListenAddress(f)); }},
+                     {"num_threads", [&](const Entry& f) { Set(c.num_threads, Int(f, 1, 1024)); }},
+                     {"request_timeout",
+                      [&](const Entry& f) { Set(c.request_timeout_ms, DurationMs(f, 1)); }},
+                     {"shutdown_grace",
+                      [&](const Entry& f) { Set(c.shutdown_grace_ms, DurationMs(f, 0)); }},
+                 });
+}
+
+void Loader::Storage(const Entry& e, StorageConfig& c) {
+  WalkSection(
+      e, {
+             {"dir", [&](const Entry& f) { Set(c.dir, NonEmptyString(f)); }},
+             {"retention", [&](const Entry& f) { Set(c.retention_ms, DurationMs(f, 1)); }},
+             {"max_memory",
+              [&](const Entry& f) { Set(c.max_memory_bytes, Bytes(f, kMiB, kInt64Max)); }},
+             {"fsync", [&](const Entry& f) { Set(c.fsync, Fsync(f)); }},
+             {"fsync_interval",
+              [&](const Entry& f) { Set(c.fsync_interval_ms, DurationMs(f, 1)); }},
+             {"snapshot_interval",
+              [&](const Entry& f) { Set(c.snapshot_interval_ms, DurationMs(f, 1)); }},
+         });
+}
+
+void Loader::Limits(const Entry& e, LimitsConfig& c) {
+  auto positive_int = [&](int& target) {
+    return [this, &target](const Entry& f) { Set(target, Int(f, 1, kIntMax)); };
+  };
+  WalkSection(
+      e, {
+             {"max_body_bytes",
+              [&](const Entry& f) { Set(c.max_body_bytes, Bytes(f, 1, kGiB)); }},
+             {"max_batch_points", positive_int(c.max_batch_points)},
+             {"max_series_per_metric", positive_int(c.max_series_per_metric)},
+             {"max_tags_per_point", positive_int(c.max_tags_per_point)},
+             {"max_tag_key_length", positive_int(c.max_tag_key_length)},
+             {"max_tag_value_bytes", positive_int(c.max_tag_value_bytes)},
+             {"max_name_length", positive_int(c.max_name_length)},
+             {"max_future_skew",
+              [&](const Entry& f) { Set(c.max_future_skew_ms, DurationMs(f, 0)); }},
+         });
+}
+
+std::optional<std::vector<HistogramBuckets>> Loader::HistogramRules(const Entry& e) {
+  if (!e.value.IsSequence()) {
+    ErrorAt(e, "expected a list of {match, buckets} rules, got " + Describe(e.value));
+    return std::nullopt;
+  }
+  std::vector<HistogramBuckets> rules;
+  bool ok = true;
+  size_t index = 0;
+  for (auto it = e.value.begin(); it != e.value.end(); ++it, ++index) {
+    const YAML::Node item = *it;
+    std::string path = e.path + "[" + std::to_string(index) + "]";
+    if (!item.IsMap()) {
+      ErrorAt(item.IsNull() ? e.key : item, path,
+              "expected a map with keys match and buckets, got " + Describe(item));
+      ok = false;
+      continue;
+    }
+    HistogramBuckets rule;
+    bool has_match = false, has_buckets = false;
+    size_t errors_before = errors_.size() + dropped_errors_;
+    WalkMap(item, path,
+            {
+                {"match",
+                 [&](const Entry& f) {
+                   has_match = true;
+                   Set(rule.match, NonEmptyString(f));
+                 }},
+                {"buckets",
+                 [&](const Entry& f) {
+                   has_buckets = true;
+                   Set(rule.buckets, Buckets(f));
+                 }},
+            });
+    if (!has_match) ErrorAt(item, path, "missing required key 'match' (a metric name glob)");
+    if (!has_buckets) ErrorAt(item, path, "missing required key 'buckets'");
+    if (errors_.size() + dropped_errors_ != errors_before) {
+      ok = false;
+      continue;
+    }
+    rules.push_back(std::move(rule));
+  }
+  if (!ok) return std::nullopt;
+  return rules;
+}
+
+void Loader::Exposition(const Entry& e, ExpositionConfig& c) {
+  WalkSection(
+      e, {
+             {"histograms", [&](const Entry& f) { Set(c.histograms, HistogramRules(f)); }},
+             {"default_buckets", [&](const Entry& f) { Set(c.default_buckets, Buckets(f)); }},
+             {"series_ttl", [&](const Entry& f) { Set(c.series_ttl_ms, DurationMs(f, 0)); }},
+             {"include_project_label",
+              [&](const Entry& f) { Set(c.include_project_label, Bool(f)); }},
+         });
+}
+
+void Loader::Load(std::string_view text, Config& config) {
+  std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
+  if (docs.empty()) return;  // empty, or only comments: all defaults
+  if (docs.size() > 1) {
+    ErrorAt(docs[1], "",
+            "found " + std::to_string(docs.size()) +
+                " YAML documents; a config file holds exactly one (remove the extra '---')");
+  }
+  const YAML::Node& root = docs[0];
+  if (root.IsNull()) return;
+  if (!root.IsMap()) {
+    ErrorAt(root, "",
+            "the top level must be a map of sections (server, storage, limits, exposition), got " +
+                Describe(root));
+    return;
+  }
+  WalkMap(root, "",
+          {
+              {"server", [&](const Entry& e) { Server(e, config.server); }},
+              {"storage", [&](const Entry& e) { Storage(e, config.storage); }},
+              {"limits", [&](const Entry& e) { Limits(e, config.limits); }},
+              {"exposition", [&](const Entry& e) { Exposition(e, config.exposition); }},
+          });
+}
+
+}  // namespace
+
+LoadResult LoadConfigText(std::string_view yaml_text, const std::string& file_name) {
+  LoadResult result;
+  Loader loader(file_name);
+  try {
+    loader.Load(yaml_text, result.config);
+  } catch (const YAML::Exception& e) {
+    std::string message = e.msg.empty() ? "invalid YAML" : "invalid YAML: " + e.msg;
+    loader.AddError(OneBased(e.mark.line), OneBased(e.mark.column), "", std::move(message));
+  } catch (const std::exception& e) {
+    loader.AddError(0, 0, "", std::string("cannot load config: ") + e.what());
+  }
+  result.errors = loader.TakeErrors();
+  if (!result.errors.empty()) result.config = Config{};
+  return result;
+}
+
+LoadResult LoadConfigFile(const std::string& path) {
+  LoadResult result;
+  auto fail = [&](std::string message) {
+    result.errors.push_back(ConfigError{path, 0, 0, "", std::move(message)});
+    return result;
+  };
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    return fail("cannot open config file: " + std::system_category().message(errno));
+  }
+  std::string text;
+  char buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+    text.append(buf, n);
+    if (text.size() > kMaxFileBytes) {
+      std::fclose(f);
+      return fail("config file is larger than " + FormatBytes(kMaxFileBytes));
+    }
+  }
+  bool read_error = std::ferror(f) != 0;
+  int saved_errno = errno;
+  std::fclose(f);
+  if (read_error) {
+    return fail("cannot read config file: " + std::system_category().message(saved_errno));
+  }
+  return LoadConfigText(text, path);
+}
+
+}  // namespace config

@@ -1,0 +1,60 @@
+// IdempotencyCache: replays the first response for a repeated idempotency key
+// (API.md section 1). Keys are scoped per project; entries live 24 h.
+//
+// A request calls Begin(); on kNew it does the work and then Complete() (or
+// Abandon() when the outcome must not be replayed, e.g. a 503). Same key + same
+// body hash while the first is running -> kInFlight (409); after -> kReplay with
+// the stored response; different body -> kReused (422).
+//
+// Thread-safe (one mutex; only requests that carry a key reach it).
+// In memory for now: the WAL issue makes keys survive restarts.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace exporter {
+
+struct StoredResponse {
+  int status = 0;
+  std::string body;
+};
+
+class IdempotencyCache {
+ public:
+  enum class Outcome { kNew, kReplay, kInFlight, kReused };
+  struct BeginResult {
+    Outcome outcome;
+    StoredResponse response;  // set for kReplay
+  };
+
+  explicit IdempotencyCache(int64_t ttl_ms = 24LL * 3'600'000, size_t max_entries = 1'000'000)
+      : ttl_ms_(ttl_ms), max_entries_(max_entries) {}
+
+  BeginResult Begin(const std::string& project, const std::string& key,
+                    const std::string& body_hash, int64_t now_ms);
+  void Complete(const std::string& project, const std::string& key, StoredResponse response);
+  void Abandon(const std::string& project, const std::string& key);
+
+  size_t size() const;
+
+ private:
+  struct Entry {
+    std::string body_hash;
+    bool done = false;
+    StoredResponse response;
+    int64_t created_ms = 0;
+  };
+  static std::string MapKey(const std::string& project, const std::string& key);
+  void PurgeExpiredLocked(int64_t now_ms);
+
+  const int64_t ttl_ms_;
+  const size_t max_entries_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, Entry> entries_;  // guarded by mu_
+  int64_t last_purge_ms_ = 0;                       // guarded by mu_
+};
+
+}  // namespace exporter

@@ -1,0 +1,15 @@
+// Routes of the metrics family: POST /v1/metrics/report, POST /v1/metrics/batch.
+#pragma once
+
+#include "core/clock.h"
+#include "exporter/idempotency.h"
+#include "exporter/ingest_service.h"
+#include "rest/router.h"
+
+namespace rest {
+
+// The services must outlive the router.
+void AddMetricsRoutes(Router& router, exporter::IngestService& ingest,
+                      exporter::IdempotencyCache& idempotency, const core::Clock& clock);
+
+}  // namespace rest

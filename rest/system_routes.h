@@ -1,0 +1,23 @@
+// Routes every deployment has: GET /healthz, GET /readyz, GET /metrics.
+#pragma once
+
+#include <atomic>
+#include <vector>
+
+#include <prometheus/collectable.h>
+
+#include "rest/router.h"
+
+namespace rest {
+
+struct SystemRoutesDeps {
+  // Collected for /metrics, in order; must outlive the router.
+  std::vector<const prometheus::Collectable*> collectables;
+  // False while the server starts (e.g. WAL replay) or shuts down.
+  const std::atomic<bool>* ready = nullptr;
+  std::string version;
+};
+
+void AddSystemRoutes(Router& router, SystemRoutesDeps deps);
+
+}  // namespace rest

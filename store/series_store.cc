@@ -1,0 +1,383 @@
+#include "store/series_store.h"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
+
+namespace store {
+namespace {
+
+constexpr size_t kShardBits = 4;
+constexpr size_t kNumShards = size_t{1} << kShardBits;
+constexpr uint32_t kNoSeries = std::numeric_limits<uint32_t>::max();
+// Rough fixed cost of a series beyond its strings: struct, maps, index entries.
+constexpr int64_t kSeriesOverheadBytes = 320;
+
+const std::vector<double> kDefaultBounds = {1,   2.5, 5,    10,   25,   50,    100,
+                                            250, 500, 1000, 2500, 5000, 10000};
+
+uint64_t HashLabelViews(std::span<const LabelView> labels) {
+  // Must equal core::Labels::Hash() for the same labels.
+  uint64_t h = 14695981039346656037ull;
+  for (const LabelView& l : labels) {
+    h = core::HashBytes(l.name, h);
+    h = core::HashBytes(std::string_view("\xff", 1), h);
+    h = core::HashBytes(l.value, h);
+    h = core::HashBytes(std::string_view("\xfe", 1), h);
+  }
+  return h;
+}
+
+bool SameLabels(const core::Labels& a, std::span<const LabelView> b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < b.size(); ++i) {
+    if (a.items()[i].name != b[i].name || a.items()[i].value != b[i].value) return false;
+  }
+  return true;
+}
+
+bool IsHistogramType(MetricType t) {
+  return t == MetricType::kTiming || t == MetricType::kDistribution;
+}
+
+}  // namespace
+
+namespace {
+
+struct Series {
+  SeriesId id = 0;
+  const std::string* project = nullptr;  // owned by the MetricMeta key
+  std::string name;
+  MetricType type = MetricType::kGauge;
+  core::Labels labels;
+  uint32_t next_same_hash = kNoSeries;
+  std::deque<std::vector<Sample>> blocks;  // time-ordered; each sorted
+  double counter_total = 0;
+  double last_value = 0;
+  int64_t last_ts_ms = std::numeric_limits<int64_t>::min();
+  uint64_t observations = 0;
+  double observation_sum = 0;
+  std::vector<uint64_t> bucket_counts;
+  Buckets bounds;
+  int64_t updated_at_ms = 0;
+};
+
+struct MetricMeta {
+  std::string project;
+  MetricType type;
+  Buckets bounds;  // resolved once per metric for histogram types
+  std::unordered_map<uint64_t, uint32_t> by_label_hash;  // -> first local index
+  int series_count = 0;
+};
+
+}  // namespace
+
+struct SeriesStore::Shard {
+  mutable std::shared_mutex mu;
+  // key: project + '\x1f' + name. Guarded by mu.
+  std::unordered_map<std::string, MetricMeta> metrics;
+  std::deque<Series> series;  // local index -> series; guarded by mu
+  // project -> label name -> value -> local indexes (ascending). Guarded by mu.
+  std::unordered_map<std::string, std::map<std::string, std::map<std::string, std::vector<uint32_t>>>>
+      index;
+  uint32_t shard_no = 0;
+};
+
+SeriesStore::SeriesStore(SeriesStoreOptions options) : options_(std::move(options)) {
+  default_bounds_ = std::make_shared<const std::vector<double>>(kDefaultBounds);
+  shards_.reserve(kNumShards);
+  for (size_t i = 0; i < kNumShards; ++i) {
+    shards_.push_back(std::make_unique<Shard>());
+    shards_.back()->shard_no = static_cast<uint32_t>(i);
+  }
+}
+
+SeriesStore::~SeriesStore() = default;
+
+SeriesStore::Shard& SeriesStore::ShardFor(std::string_view project, std::string_view name) const {
+  uint64_t h = core::HashBytes(name, core::HashBytes(project));
+  return *shards_[h & (kNumShards - 1)];
+}
+
+core::Result<std::vector<AppendOutcome>> SeriesStore::Append(std::string_view project,
+                                                             std::span<const PointView> points,
+                                                             int64_t now_ms) {
+  if (memory_bytes_.load(std::memory_order_relaxed) >= options_.max_memory_bytes) {
+    return core::Fail(core::ErrorCode::kUnavailable,
+                      "storage.max_memory reached (" + std::to_string(options_.max_memory_bytes) +
+                          " bytes): ingest is paused until retention frees memory or the "
+                          "limit is raised");
+  }
+  std::vector<AppendOutcome> outcomes(points.size());
+
+  // Visit points shard by shard so each shard lock is taken once per batch,
+  // keeping the order of points within a series.
+  std::vector<uint32_t> order(points.size());
+  std::vector<uint8_t> shard_of(points.size());
+  for (size_t i = 0; i < points.size(); ++i) {
+    order[i] = static_cast<uint32_t>(i);
+    shard_of[i] = static_cast<uint8_t>(ShardFor(project, points[i].name).shard_no);
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [&](uint32_t a, uint32_t b) { return shard_of[a] < shard_of[b]; });
+
+  std::string key;
+  int64_t added_bytes = 0;
+  uint64_t added_series = 0, added_samples = 0, added_metrics = 0;
+  size_t pos = 0;
+  while (pos < order.size()) {
+    Shard& shard = *shards_[shard_of[order[pos]]];
+    std::unique_lock lock(shard.mu);
+    MetricMeta* meta = nullptr;
+    std::string_view meta_name;
+    for (; pos < order.size() && shard_of[order[pos]] == shard.shard_no; ++pos) {
+      const size_t i = order[pos];
+      const PointView& p = points[i];
+      if (meta == nullptr || meta_name != p.name) {
+        key.assign(project).push_back('\x1f');
+        key.append(p.name);
+        auto it = shard.metrics.find(key);
+        if (it == shard.metrics.end()) {
+          MetricMeta m;
+          m.project = std::string(project);
+          m.type = p.type;
+          if (IsHistogramType(p.type)) {
+            m.bounds = options_.bucket_resolver ? options_.bucket_resolver(p.name) : nullptr;
+            if (!m.bounds) m.bounds = default_bounds_;
+          }
+          it = shard.metrics.emplace(key, std::move(m)).first;
+          added_bytes += static_cast<int64_t>(key.size() * 2 + 128);
+          ++added_metrics;
+        }
+        meta = &it->second;
+        meta_name = p.name;
+      }
+      if (meta->type != p.type) {
+        outcomes[i] = core::MakeError(
+            core::ErrorCode::kTypeMismatch,
+            "metric '" + std::string(p.name) + "' is a " + std::string(MetricTypeName(meta->type)) +
+                "; it cannot be reported as a " + std::string(MetricTypeName(p.type)),
+            "type");
+        continue;
+      }
+      const uint64_t h = HashLabelViews(p.labels);
+      Series* s = nullptr;
+      auto hit = meta->by_label_hash.find(h);
+      uint32_t chain = hit == meta->by_label_hash.end() ? kNoSeries : hit->second;
+      for (uint32_t idx = chain; idx != kNoSeries; idx = shard.series[idx].next_same_hash) {
+        if (shard.series[idx].name == p.name && SameLabels(shard.series[idx].labels, p.labels)) {
+          s = &shard.series[idx];
+          break;
+        }
+      }
+      if (s == nullptr) {
+        if (meta->series_count >= options_.max_series_per_metric) {
+          outcomes[i] = core::MakeError(
+              core::ErrorCode::kCardinalityLimit,
+              "metric '" + std::string(p.name) + "' already has " +
+                  std::to_string(meta->series_count) +
+                  " tag combinations (limits.max_series_per_metric); this point would add another",
+              "tags");
+          continue;
+        }
+        const uint32_t local = static_cast<uint32_t>(shard.series.size());
+        Series& ns = shard.series.emplace_back();
+        ns.id = (static_cast<SeriesId>(local) << kShardBits) | shard.shard_no;
+        ns.project = &meta->project;
+        ns.name = std::string(p.name);
+        ns.type = p.type;
+        std::vector<core::Label> labels;
+        labels.reserve(p.labels.size());
+        for (const LabelView& l : p.labels) labels.push_back({std::string(l.name), std::string(l.value)});
+        ns.labels = core::Labels(std::move(labels));
+        ns.next_same_hash = chain;
+        meta->by_label_hash[h] = local;
+        if (IsHistogramType(p.type)) {
+          ns.bounds = meta->bounds;
+          ns.bucket_counts.assign(ns.bounds->size(), 0);
+        }
+        auto& project_index = shard.index[meta->project];
+        project_index["__name__"][ns.name].push_back(local);
+        for (const core::Label& l : ns.labels.items()) project_index[l.name][l.value].push_back(local);
+        ++meta->series_count;
+        ++added_series;
+        added_bytes += kSeriesOverheadBytes + static_cast<int64_t>(ns.labels.ByteSize()) +
+                       static_cast<int64_t>(ns.name.size()) * 2;
+        s = &ns;
+      }
+
+      // Samples, kept in time order; appends are the common case.
+      const Sample sample{p.ts_ms, p.value};
+      if (s->blocks.empty() || s->blocks.back().size() >= options_.block_capacity) {
+        if (s->blocks.empty() || p.ts_ms >= s->blocks.back().back().ts_ms) {
+          s->blocks.emplace_back().reserve(options_.block_capacity);
+          added_bytes += static_cast<int64_t>(options_.block_capacity * sizeof(Sample));
+        }
+      }
+      if (s->blocks.back().empty() || p.ts_ms >= s->blocks.back().back().ts_ms) {
+        s->blocks.back().push_back(sample);
+      } else {
+        // Out of order: the last block whose first sample is <= ts (or the first).
+        auto bit = std::upper_bound(
+            s->blocks.begin(), s->blocks.end(), p.ts_ms,
+            [](int64_t ts, const std::vector<Sample>& b) { return ts < b.front().ts_ms; });
+        auto& block = bit == s->blocks.begin() ? *bit : *std::prev(bit);
+        auto at = std::upper_bound(block.begin(), block.end(), p.ts_ms,
+                                   [](int64_t ts, const Sample& x) { return ts < x.ts_ms; });
+        block.insert(at, sample);
+      }
+      ++added_samples;
+
+      switch (s->type) {
+        case MetricType::kCounter:
+          s->counter_total += p.value;
+          break;
+        case MetricType::kGauge:
+          break;
+        case MetricType::kTiming:
+        case MetricType::kDistribution: {
+          ++s->observations;
+          s->observation_sum += p.value;
+          const auto& b = *s->bounds;
+          auto first = std::lower_bound(b.begin(), b.end(), p.value);  // le is inclusive
+          for (auto k = static_cast<size_t>(first - b.begin()); k < b.size(); ++k) {
+            ++s->bucket_counts[k];
+          }
+          break;
+        }
+      }
+      if (p.ts_ms >= s->last_ts_ms) {
+        s->last_ts_ms = p.ts_ms;
+        s->last_value = p.value;
+      }
+      s->updated_at_ms = now_ms;
+    }
+  }
+  memory_bytes_.fetch_add(added_bytes, std::memory_order_relaxed);
+  series_count_.fetch_add(added_series, std::memory_order_relaxed);
+  sample_count_.fetch_add(added_samples, std::memory_order_relaxed);
+  metric_count_.fetch_add(added_metrics, std::memory_order_relaxed);
+  return outcomes;
+}
+
+std::optional<MetricType> SeriesStore::TypeOf(std::string_view project,
+                                              std::string_view name) const {
+  Shard& shard = ShardFor(project, name);
+  std::string key(project);
+  key.push_back('\x1f');
+  key.append(name);
+  std::shared_lock lock(shard.mu);
+  auto it = shard.metrics.find(key);
+  if (it == shard.metrics.end()) return std::nullopt;
+  return it->second.type;
+}
+
+std::vector<SeriesSnapshot> SeriesStore::Snapshot() const {
+  std::vector<SeriesSnapshot> out;
+  out.reserve(series_count_.load(std::memory_order_relaxed));
+  for (const auto& shard : shards_) {
+    std::shared_lock lock(shard->mu);
+    for (const Series& s : shard->series) {
+      SeriesSnapshot& snap = out.emplace_back();
+      snap.id = s.id;
+      snap.project = *s.project;
+      snap.name = s.name;
+      snap.type = s.type;
+      snap.labels = s.labels;
+      snap.counter_total = s.counter_total;
+      snap.last_value = s.last_value;
+      snap.last_ts_ms = s.last_ts_ms;
+      snap.observations = s.observations;
+      snap.observation_sum = s.observation_sum;
+      snap.bucket_counts = s.bucket_counts;
+      snap.bounds = s.bounds;
+      snap.updated_at_ms = s.updated_at_ms;
+    }
+  }
+  return out;
+}
+
+std::vector<SeriesId> SeriesStore::Select(std::string_view project,
+                                          std::span<const EqualMatcher> matchers) const {
+  std::vector<SeriesId> out;
+  for (const auto& shard : shards_) {
+    std::shared_lock lock(shard->mu);
+    auto pit = shard->index.find(std::string(project));
+    if (pit == shard->index.end()) continue;
+    std::vector<uint32_t> result;
+    bool first = true;
+    for (const EqualMatcher& m : matchers) {
+      std::vector<uint32_t> postings;
+      auto nit = pit->second.find(m.name);
+      if (nit != pit->second.end()) {
+        auto vit = nit->second.find(m.value);
+        if (vit != nit->second.end()) postings = vit->second;
+      }
+      if (first) {
+        result = std::move(postings);
+        first = false;
+      } else {
+        std::vector<uint32_t> merged;
+        std::set_intersection(result.begin(), result.end(), postings.begin(), postings.end(),
+                              std::back_inserter(merged));
+        result = std::move(merged);
+      }
+      if (result.empty()) break;
+    }
+    if (first) {  // no matchers: every series of the project
+      for (uint32_t i = 0; i < shard->series.size(); ++i) {
+        if (*shard->series[i].project == project) result.push_back(i);
+      }
+    }
+    for (uint32_t local : result) out.push_back((SeriesId{local} << kShardBits) | shard->shard_no);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<Sample> SeriesStore::ReadSamples(SeriesId id, int64_t from_ms, int64_t to_ms) const {
+  std::vector<Sample> out;
+  const Shard& shard = *shards_[id & (kNumShards - 1)];
+  const uint64_t local = id >> kShardBits;
+  std::shared_lock lock(shard.mu);
+  if (local >= shard.series.size()) return out;
+  for (const auto& block : shard.series[local].blocks) {
+    if (block.empty() || block.back().ts_ms < from_ms) continue;
+    if (block.front().ts_ms > to_ms) break;
+    for (const Sample& s : block) {
+      if (s.ts_ms >= from_ms && s.ts_ms <= to_ms) out.push_back(s);
+    }
+  }
+  return out;
+}
+
+uint64_t SeriesStore::DropBefore(int64_t cutoff_ms) {
+  uint64_t dropped = 0;
+  int64_t freed = 0;
+  for (const auto& shard : shards_) {
+    std::unique_lock lock(shard->mu);
+    for (Series& s : shard->series) {
+      while (!s.blocks.empty() && !s.blocks.front().empty() &&
+             s.blocks.front().back().ts_ms < cutoff_ms) {
+        dropped += s.blocks.front().size();
+        freed += static_cast<int64_t>(s.blocks.front().capacity() * sizeof(Sample));
+        s.blocks.pop_front();
+      }
+    }
+  }
+  memory_bytes_.fetch_sub(freed, std::memory_order_relaxed);
+  sample_count_.fetch_sub(dropped, std::memory_order_relaxed);
+  return dropped;
+}
+
+StoreStats SeriesStore::Stats() const {
+  return StoreStats{series_count_.load(), sample_count_.load(), metric_count_.load(),
+                    memory_bytes_.load()};
+}
+
+}  // namespace store

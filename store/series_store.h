@@ -1,0 +1,124 @@
+// SeriesStore: the in-memory time-series store (DESIGN.md section 3).
+//
+// Series are identified by (project, metric name, sorted label set). Samples are
+// (unix ms, double), kept in time order in fixed-size blocks; several samples may
+// share a timestamp. Each series also keeps the running aggregates /metrics
+// exposes (counter total, last gauge value, histogram buckets), so exposition
+// never rescans samples and counters stay cumulative past retention.
+//
+// Thread-safety: all methods are thread-safe. Series are sharded by
+// hash(project, name): all series of one metric live in one shard, so the type
+// lock and the per-metric cardinality cap are checked under one shard lock.
+// Writers take a shard's lock exclusively once per batch and shard; readers take
+// it shared and copy what they need.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/labels.h"
+#include "core/status.h"
+#include "store/types.h"
+
+namespace store {
+
+// Histogram upper bounds for a metric name (timing/distribution), shared by its series.
+using Buckets = std::shared_ptr<const std::vector<double>>;
+using BucketResolver = std::function<Buckets(std::string_view metric_name)>;
+
+struct SeriesStoreOptions {
+  int max_series_per_metric = 10'000;
+  int64_t max_memory_bytes = 2LL << 30;
+  size_t block_capacity = 512;  // samples per block; retention drops whole blocks
+  BucketResolver bucket_resolver;  // may be empty: default buckets below
+};
+
+// A copy of one series' identity and running aggregates, for exposition.
+struct SeriesSnapshot {
+  SeriesId id = 0;
+  std::string project;
+  std::string name;
+  MetricType type = MetricType::kGauge;
+  core::Labels labels;
+  double counter_total = 0;      // counters: sum of all increments ever
+  double last_value = 0;         // gauges: value at the latest timestamp
+  int64_t last_ts_ms = 0;
+  uint64_t observations = 0;     // timing/distribution: number observed
+  double observation_sum = 0;
+  std::vector<uint64_t> bucket_counts;  // cumulative per bound, same order as `bounds`
+  Buckets bounds;
+  int64_t updated_at_ms = 0;     // wall time of the last append (for series_ttl)
+};
+
+struct StoreStats {
+  uint64_t series = 0;
+  uint64_t samples = 0;
+  uint64_t metrics = 0;
+  int64_t memory_bytes = 0;
+};
+
+// An equality matcher on a label; name "__name__" matches the metric name.
+struct EqualMatcher {
+  std::string name;
+  std::string value;
+};
+
+// What Append says about one point: stored, or why not.
+using AppendOutcome = std::optional<core::Error>;
+
+class SeriesStore {
+ public:
+  explicit SeriesStore(SeriesStoreOptions options);
+  ~SeriesStore();
+  SeriesStore(const SeriesStore&) = delete;
+  SeriesStore& operator=(const SeriesStore&) = delete;
+
+  // Appends `points` to `project`. Returns one outcome per point (nullopt =
+  // stored): kTypeMismatch when the metric exists with another type,
+  // kCardinalityLimit when a new series would exceed the per-metric cap.
+  // Fails as a whole (nothing stored) with kUnavailable when the memory ceiling
+  // is reached. `now_ms` is the wall time recorded as the series' update time.
+  core::Result<std::vector<AppendOutcome>> Append(std::string_view project,
+                                                  std::span<const PointView> points,
+                                                  int64_t now_ms);
+
+  // The type a metric was first reported with, if it exists in `project`.
+  std::optional<MetricType> TypeOf(std::string_view project, std::string_view name) const;
+
+  // Copies every series' identity and aggregates (all projects).
+  std::vector<SeriesSnapshot> Snapshot() const;
+
+  // Series ids in `project` matching all matchers (sorted).
+  std::vector<SeriesId> Select(std::string_view project,
+                               std::span<const EqualMatcher> matchers) const;
+
+  // Samples of series `id` with from_ms <= ts <= to_ms, in time order.
+  std::vector<Sample> ReadSamples(SeriesId id, int64_t from_ms, int64_t to_ms) const;
+
+  // Drops whole blocks whose newest sample is older than `cutoff_ms`.
+  // Aggregates are kept. Returns the number of samples dropped.
+  uint64_t DropBefore(int64_t cutoff_ms);
+
+  StoreStats Stats() const;
+
+ private:
+  struct Shard;
+  Shard& ShardFor(std::string_view project, std::string_view name) const;
+
+  SeriesStoreOptions options_;
+  Buckets default_bounds_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::atomic<int64_t> memory_bytes_{0};
+  std::atomic<uint64_t> series_count_{0};
+  std::atomic<uint64_t> sample_count_{0};
+  std::atomic<uint64_t> metric_count_{0};
+};
+
+}  // namespace store

@@ -1,0 +1,585 @@
+#include "config/loader.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace config {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+const std::string kSourceDir = TALLY_SOURCE_DIR;
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string AllErrors(const LoadResult& r) {
+  std::string out;
+  for (const ConfigError& e : r.errors) out += "\n  " + e.ToString();
+  return out;
+}
+
+// Compares every field, so a new field without a check here shows up in review.
+void ExpectSameConfig(const Config& got, const Config& want) {
+  EXPECT_EQ(got.server.listen, want.server.listen);
+  EXPECT_EQ(got.server.num_threads, want.server.num_threads);
+  EXPECT_EQ(got.server.request_timeout_ms, want.server.request_timeout_ms);
+  EXPECT_EQ(got.server.shutdown_grace_ms, want.server.shutdown_grace_ms);
+
+  EXPECT_EQ(got.storage.dir, want.storage.dir);
+  EXPECT_EQ(got.storage.retention_ms, want.storage.retention_ms);
+  EXPECT_EQ(got.storage.max_memory_bytes, want.storage.max_memory_bytes);
+  EXPECT_EQ(got.storage.fsync, want.storage.fsync);
+  EXPECT_EQ(got.storage.fsync_interval_ms, want.storage.fsync_interval_ms);
+  EXPECT_EQ(got.storage.snapshot_interval_ms, want.storage.snapshot_interval_ms);
+
+  EXPECT_EQ(got.limits.max_body_bytes, want.limits.max_body_bytes);
+  EXPECT_EQ(got.limits.max_batch_points, want.limits.max_batch_points);
+  EXPECT_EQ(got.limits.max_series_per_metric, want.limits.max_series_per_metric);
+  EXPECT_EQ(got.limits.max_tags_per_point, want.limits.max_tags_per_point);
+  EXPECT_EQ(got.limits.max_tag_key_length, want.limits.max_tag_key_length);
+  EXPECT_EQ(got.limits.max_tag_value_bytes, want.limits.max_tag_value_bytes);
+  EXPECT_EQ(got.limits.max_name_length, want.limits.max_name_length);
+  EXPECT_EQ(got.limits.max_future_skew_ms, want.limits.max_future_skew_ms);
+
+  ASSERT_EQ(got.exposition.histograms.size(), want.exposition.histograms.size());
+  for (size_t i = 0; i < got.exposition.histograms.size(); ++i) {
+    EXPECT_EQ(got.exposition.histograms[i].match, want.exposition.histograms[i].match);
+    EXPECT_EQ(got.exposition.histograms[i].buckets, want.exposition.histograms[i].buckets);
+  }
+  EXPECT_EQ(got.exposition.default_buckets, want.exposition.default_buckets);
+  EXPECT_EQ(got.exposition.series_ttl_ms, want.exposition.series_ttl_ms);
+  EXPECT_EQ(got.exposition.include_project_label, want.exposition.include_project_label);
+}
+
+// ---------------------------------------------------------------------------
+// ConfigError::ToString
+
+TEST(ConfigErrorTest, ToStringFormats) {
+  EXPECT_EQ((ConfigError{"tally.yaml", 12, 3, "storage.retension", "unknown key"}).ToString(),
+            "tally.yaml:12:3: storage.retension: unknown key");
+  EXPECT_EQ((ConfigError{"tally.yaml", 12, 0, "a.b", "bad"}).ToString(), "tally.yaml:12: a.b: bad");
+  EXPECT_EQ((ConfigError{"tally.yaml", 0, 0, "a.b", "bad"}).ToString(), "tally.yaml: a.b: bad");
+  EXPECT_EQ((ConfigError{"tally.yaml", 4, 1, "", "bad"}).ToString(), "tally.yaml:4:1: bad");
+  EXPECT_EQ((ConfigError{"", 4, 1, "x", "bad"}).ToString(), "4:1: x: bad");
+  EXPECT_EQ((ConfigError{"", 0, 0, "", "bad"}).ToString(), "bad");
+}
+
+// ---------------------------------------------------------------------------
+// Good input
+
+struct GoodCase {
+  std::string name;
+  std::string yaml;
+  std::function<void(Config&)> expect;  // edits a default Config into the expected one
+};
+
+TEST(LoadConfigTextTest, GoodCases) {
+  const std::vector<GoodCase> cases = {
+      {"empty text", "", [](Config&) {}},
+      {"only comments", "# nothing here\n   # indented comment\n", [](Config&) {}},
+      {"only whitespace", "\n\n   \n", [](Config&) {}},
+      {"explicit empty document", "---\n", [](Config&) {}},
+      {"empty document with end marker", "---\n...\n", [](Config&) {}},
+      {"empty sections keep defaults", "server:\nstorage:\nlimits:\nexposition:\n",
+       [](Config&) {}},
+      {"empty flow map section", "server: {}\n", [](Config&) {}},
+      {"server",
+       "server:\n  listen: 0.0.0.0:8080\n  num_threads: 8\n  request_timeout: 5s\n"
+       "  shutdown_grace: 0\n",
+       [](Config& c) {
+         c.server.listen = "0.0.0.0:8080";
+         c.server.num_threads = 8;
+         c.server.request_timeout_ms = 5000;
+         c.server.shutdown_grace_ms = 0;
+       }},
+      {"ipv6 listen and port 0", "server: {listen: \"[::1]:0\"}",
+       [](Config& c) { c.server.listen = "[::1]:0"; }},
+      {"hostname listen", "server: {listen: localhost:65535}",
+       [](Config& c) { c.server.listen = "localhost:65535"; }},
+      {"thread bounds", "server: {num_threads: 1024}",
+       [](Config& c) { c.server.num_threads = 1024; }},
+      {"explicit plus sign", "server: {num_threads: +3}",
+       [](Config& c) { c.server.num_threads = 3; }},
+      {"storage",
+       "storage:\n  dir: /var/lib/tally\n  retention: 1h30m\n  max_memory: 512MiB\n"
+       "  fsync: interval\n  fsync_interval: 250ms\n  snapshot_interval: 1d\n",
+       [](Config& c) {
+         c.storage.dir = "/var/lib/tally";
+         c.storage.retention_ms = 90 * 60'000;
+         c.storage.max_memory_bytes = 512LL << 20;
+         c.storage.fsync = FsyncPolicy::kInterval;
+         c.storage.fsync_interval_ms = 250;
+         c.storage.snapshot_interval_ms = 86'400'000;
+       }},
+      {"fsync never", "storage: {fsync: never}",
+       [](Config& c) { c.storage.fsync = FsyncPolicy::kNever; }},
+      {"quoted enum", "storage: {fsync: \"always\"}", [](Config&) {}},
+      {"quoted duration", "storage: {retention: \"2w\"}",
+       [](Config& c) { c.storage.retention_ms = 14LL * 86'400'000; }},
+      {"byte size as plain integer", "storage: {max_memory: 1048576}",
+       [](Config& c) { c.storage.max_memory_bytes = 1 << 20; }},
+      {"byte size decimal units", "storage: {max_memory: 3GB}\nlimits: {max_body_bytes: 500KB}",
+       [](Config& c) {
+         c.storage.max_memory_bytes = 3'000'000'000;
+         c.limits.max_body_bytes = 500'000;
+       }},
+      {"byte size with space and TiB", "storage: {max_memory: 1 TiB}",
+       [](Config& c) { c.storage.max_memory_bytes = 1LL << 40; }},
+      {"byte size B and MB", "limits: {max_body_bytes: 100B}\nstorage: {max_memory: 2MB}",
+       [](Config& c) {
+         c.limits.max_body_bytes = 100;
+         c.storage.max_memory_bytes = 2'000'000;
+       }},
+      {"byte size KiB", "limits: {max_body_bytes: 64KiB}",
+       [](Config& c) { c.limits.max_body_bytes = 64 * 1024; }},
+      {"limits",
+       "limits:\n  max_body_bytes: 1GiB\n  max_batch_points: 1\n  max_series_per_metric: 2\n"
+       "  max_tags_per_point: 3\n  max_tag_key_length: 4\n  max_tag_value_bytes: 5\n"
+       "  max_name_length: 6\n  max_future_skew: 0\n",
+       [](Config& c) {
+         c.limits.max_body_bytes = 1LL << 30;
+         c.limits.max_batch_points = 1;
+         c.limits.max_series_per_metric = 2;
+         c.limits.max_tags_per_point = 3;
+         c.limits.max_tag_key_length = 4;
+         c.limits.max_tag_value_bytes = 5;
+         c.limits.max_name_length = 6;
+         c.limits.max_future_skew_ms = 0;
+       }},
+      {"int max", "limits: {max_batch_points: 2147483647}",
+       [](Config& c) { c.limits.max_batch_points = 2147483647; }},
+      {"exposition",
+       "exposition:\n"
+       "  histograms:\n"
+       "    - match: \"api_*\"\n"
+       "      buckets: [5, 10, 25.5]\n"
+       "    - {match: '*_bytes', buckets: [-1, 0, 1e3]}\n"
+       "  default_buckets:\n    - 0.1\n    - 1\n"
+       "  series_ttl: 1h\n"
+       "  include_project_label: false\n",
+       [](Config& c) {
+         c.exposition.histograms = {{"api_*", {5, 10, 25.5}}, {"*_bytes", {-1, 0, 1000}}};
+         c.exposition.default_buckets = {0.1, 1};
+         c.exposition.series_ttl_ms = 3'600'000;
+         c.exposition.include_project_label = false;
+       }},
+      {"single bucket", "exposition: {default_buckets: [42]}",
+       [](Config& c) { c.exposition.default_buckets = {42}; }},
+      {"bool spellings", "exposition: {include_project_label: False}",
+       [](Config& c) { c.exposition.include_project_label = false; }},
+      {"empty histogram list", "exposition: {histograms: []}", [](Config&) {}},
+      {"anchors and aliases",
+       "exposition:\n  default_buckets: &b [1, 2, 3]\n  histograms:\n"
+       "    - {match: x, buckets: *b}\n",
+       [](Config& c) {
+         c.exposition.default_buckets = {1, 2, 3};
+         c.exposition.histograms = {{"x", {1, 2, 3}}};
+       }},
+      {"CRLF line endings", "server:\r\n  num_threads: 2\r\n",
+       [](Config& c) { c.server.num_threads = 2; }},
+  };
+  for (const GoodCase& tc : cases) {
+    SCOPED_TRACE(tc.name);
+    LoadResult r = LoadConfigText(tc.yaml, "t.yaml");
+    ASSERT_TRUE(r.ok()) << AllErrors(r);
+    Config want;
+    tc.expect(want);
+    ExpectSameConfig(r.config, want);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Bad input: exactly one error, at a known place.
+
+struct BadCase {
+  std::string name;
+  std::string yaml;
+  std::string key_path;
+  int line;
+  int column;
+  std::string message;  // substring of the message
+};
+
+TEST(LoadConfigTextTest, BadCases) {
+  const std::vector<BadCase> cases = {
+      // Structure.
+      {"root is a list", "- a\n- b\n", "", 1, 1, "top level must be a map"},
+      {"root is a scalar", "hello\n", "", 1, 1, "top level must be a map"},
+      {"yaml syntax error", "server:\n  listen: [1, 2\n", "", 3, 1, "invalid YAML"},
+      {"tab indentation", "server:\n\tlisten: x\n", "", 2, 8, "invalid YAML"},
+      {"two documents", "server: {}\n---\nstorage: {}\n", "", 3, 1, "2 YAML documents"},
+      {"unknown section", "server: {}\nstorge:\n  dir: x\n", "storge", 2, 1,
+       "unknown key (did you mean 'storage'? known keys: server, storage, limits, exposition)"},
+      {"unknown key", "storage:\n  dir: x\n  retension: 1d\n", "storage.retension", 3, 3,
+       "unknown key (did you mean 'retention'? known keys: dir, retention, max_memory, fsync, "
+       "fsync_interval, snapshot_interval)"},
+      {"unknown key without suggestion", "server:\n  zzzzzzzzzz: 1\n", "server.zzzzzzzzzz", 2,
+       3, "unknown key (known keys: listen, num_threads, request_timeout, shutdown_grace)"},
+      {"duplicate key", "server:\n  num_threads: 2\n  num_threads: 3\n", "server.num_threads", 3,
+       3, "duplicate key (first set on line 2)"},
+      {"duplicate section", "server: {}\nserver: {}\n", "server", 2, 1, "duplicate key"},
+      {"non-scalar key", "server:\n  [a]: 1\n", "server", 2, 3, "keys must be plain strings"},
+      {"section is a list", "server:\n  - listen\n", "server", 2, 3,
+       "expected a map of settings, got a list"},
+      {"section is a scalar", "limits: 5\n", "limits", 1, 9, "expected a map of settings"},
+      // Integers.
+      {"int is text", "server:\n  num_threads: many\n", "server.num_threads", 2, 16,
+       "expected an integer, got 'many'"},
+      {"int is quoted", "server:\n  num_threads: \"8\"\n", "server.num_threads", 2, 16,
+       "expected an integer, got the string '8'"},
+      {"int is float", "server: {num_threads: 1.5}", "server.num_threads", 1, 23,
+       "expected an integer"},
+      {"int is hex", "server: {num_threads: 0x10}", "server.num_threads", 1, 23,
+       "expected an integer"},
+      {"int is a map", "server:\n  num_threads: {a: 1}\n", "server.num_threads", 2, 16,
+       "expected an integer, got a map"},
+      {"int is a list", "server:\n  num_threads: [1]\n", "server.num_threads", 2, 16,
+       "expected an integer, got a list"},
+      {"int is empty", "server:\n  num_threads:\n", "server.num_threads", 2, 3,
+       "missing value (expected an integer)"},
+      {"int is null", "server:\n  num_threads: ~\n", "server.num_threads", 2, 3,
+       "missing value"},
+      {"threads zero", "server: {num_threads: 0}", "server.num_threads", 1, 23,
+       "must be between 1 and 1024 (got 0)"},
+      {"threads too many", "server: {num_threads: 1025}", "server.num_threads", 1, 23,
+       "must be between 1 and 1024 (got 1025)"},
+      {"negative limit", "limits:\n  max_tags_per_point: -1\n", "limits.max_tags_per_point", 2,
+       23, "must be a positive integer up to 2147483647 (got -1)"},
+      {"zero limit", "limits: {max_name_length: 0}", "limits.max_name_length", 1, 27,
+       "must be a positive integer"},
+      {"int above int range", "limits: {max_batch_points: 3000000000}",
+       "limits.max_batch_points", 1, 28, "must be a positive integer up to 2147483647"},
+      {"int above int64 range", "limits: {max_batch_points: 99999999999999999999}",
+       "limits.max_batch_points", 1, 28, "must be a positive integer up to 2147483647"},
+      // Durations.
+      {"duration without unit", "server:\n  request_timeout: 30\n", "server.request_timeout", 2,
+       20, "needs a unit"},
+      {"duration bad unit", "storage: {retention: 5x}", "storage.retention", 1, 22,
+       "invalid duration unit"},
+      {"duration negative", "storage: {retention: -5m}", "storage.retention", 1, 22,
+       "invalid duration"},
+      {"duration zero where positive needed", "storage: {retention: 0}", "storage.retention", 1,
+       22, "must be a positive duration"},
+      {"duration zero interval", "storage: {fsync_interval: 0s}", "storage.fsync_interval", 1,
+       27, "must be a positive duration"},
+      {"duration is a list", "exposition: {series_ttl: [1s]}", "exposition.series_ttl", 1, 26,
+       "expected a duration such as 30s, 5m or 1h30m, got a list"},
+      {"duration is empty", "limits:\n  max_future_skew:\n", "limits.max_future_skew", 2, 3,
+       "missing value"},
+      // Byte sizes.
+      {"bytes bad unit", "storage: {max_memory: 16 mb}", "storage.max_memory", 1, 23,
+       "invalid byte size '16 mb' (use a number of bytes, or a number with a unit"},
+      {"bytes negative", "storage: {max_memory: -1}", "storage.max_memory", 1, 23,
+       "invalid byte size"},
+      {"bytes fraction", "storage: {max_memory: 1.5GiB}", "storage.max_memory", 1, 23,
+       "invalid byte size"},
+      {"memory below minimum", "storage: {max_memory: 100KB}", "storage.max_memory", 1, 23,
+       "must be at least 1MiB (got 100KB)"},
+      {"bytes overflow", "storage: {max_memory: 99999999999TiB}", "storage.max_memory", 1, 23,
+       "must be at least 1MiB"},
+      {"body above maximum", "limits: {max_body_bytes: 2GiB}", "limits.max_body_bytes", 1, 26,
+       "must be between 1 bytes and 1GiB (got 2GiB)"},
+      {"body zero", "limits: {max_body_bytes: 0}", "limits.max_body_bytes", 1, 26,
+       "must be between 1 bytes and 1GiB"},
+      // Strings, enums, bools.
+      {"listen without port", "server: {listen: localhost}", "server.listen", 1, 18,
+       "invalid listen address 'localhost' (expected host:port"},
+      {"listen port only", "server: {listen: 9470}", "server.listen", 1, 18,
+       "invalid listen address"},
+      {"listen empty host", "server: {listen: \":9470\"}", "server.listen", 1, 18,
+       "invalid listen address"},
+      {"listen port too big", "server: {listen: \"h:65536\"}", "server.listen", 1, 18,
+       "invalid listen address"},
+      {"listen bare ipv6", "server: {listen: \"::1:9470\"}", "server.listen", 1, 18,
+       "invalid listen address"},
+      {"listen is a map", "server:\n  listen:\n    host: x\n", "server.listen", 3, 5,
+       "expected host:port"},
+      {"empty dir", "storage: {dir: \"\"}", "storage.dir", 1, 16, "must not be empty"},
+      {"bad enum", "storage:\n  fsync: sometimes\n", "storage.fsync", 2, 10,
+       "invalid value 'sometimes' (allowed: always, interval, never)"},
+      {"bool yes", "exposition: {include_project_label: yes}",
+       "exposition.include_project_label", 1, 37, "expected true or false, got 'yes'"},
+      {"bool quoted", "exposition: {include_project_label: \"true\"}",
+       "exposition.include_project_label", 1, 37, "got the string 'true'"},
+      // Buckets and histogram rules.
+      {"buckets not increasing", "exposition:\n  default_buckets: [1, 5, 5]\n",
+       "exposition.default_buckets[2]", 2, 27,
+       "buckets must be strictly increasing (5 does not exceed the previous bound 5)"},
+      {"buckets decreasing", "exposition:\n  default_buckets:\n    - 10\n    - 2\n",
+       "exposition.default_buckets[1]", 4, 7, "strictly increasing"},
+      {"bucket infinite", "exposition: {default_buckets: [1, .inf]}",
+       "exposition.default_buckets[1]", 1, 35, "must be a finite number"},
+      {"bucket nan", "exposition: {default_buckets: [.nan]}", "exposition.default_buckets[0]",
+       1, 32, "must be a finite number"},
+      {"bucket overflow", "exposition: {default_buckets: [1e999]}",
+       "exposition.default_buckets[0]", 1, 32, "must be a finite number"},
+      {"bucket text", "exposition: {default_buckets: [1, fast]}",
+       "exposition.default_buckets[1]", 1, 35, "expected a number, got 'fast'"},
+      {"bucket quoted", "exposition: {default_buckets: [\"1\"]}",
+       "exposition.default_buckets[0]", 1, 32, "expected a number, got the string '1'"},
+      {"buckets empty", "exposition: {default_buckets: []}", "exposition.default_buckets", 1,
+       31, "needs at least one bucket"},
+      {"buckets is a map", "exposition:\n  default_buckets: {a: 1}\n",
+       "exposition.default_buckets", 2, 20, "expected a list of bucket upper bounds"},
+      {"histograms is a map", "exposition:\n  histograms:\n    match: x\n",
+       "exposition.histograms", 3, 5, "expected a list of {match, buckets} rules, got a map"},
+      {"histogram rule is a scalar", "exposition:\n  histograms:\n    - api_*\n",
+       "exposition.histograms[0]", 3, 7, "expected a map with keys match and buckets"},
+      {"histogram rule missing match", "exposition:\n  histograms:\n    - buckets: [1]\n",
+       "exposition.histograms[0]", 3, 7, "missing required key 'match'"},
+      {"histogram rule missing buckets",
+       "exposition:\n  histograms:\n    - match: a\n      buckets: [1]\n    - match: b\n",
+       "exposition.histograms[1]", 5, 7, "missing required key 'buckets'"},
+      {"histogram rule unknown key",
+       "exposition:\n  histograms:\n    - match: a\n      bucket: [1]\n      buckets: [1]\n",
+       "exposition.histograms[0].bucket", 4, 7,
+       "unknown key (did you mean 'buckets'? known keys: match, buckets)"},
+      {"histogram rule bad bucket",
+       "exposition:\n  histograms:\n    - {match: a, buckets: [1]}\n"
+       "    - {match: b, buckets: [1, 2, 0]}\n",
+       "exposition.histograms[1].buckets[2]", 4, 34, "strictly increasing"},
+      {"histogram rule empty match", "exposition:\n  histograms:\n    - {match: '', buckets: [1]}\n",
+       "exposition.histograms[0].match", 3, 15, "must not be empty"},
+  };
+  for (const BadCase& tc : cases) {
+    SCOPED_TRACE(tc.name);
+    LoadResult r = LoadConfigText(tc.yaml, "t.yaml");
+    ASSERT_EQ(r.errors.size(), 1u) << AllErrors(r);
+    const ConfigError& e = r.errors[0];
+    EXPECT_EQ(e.file, "t.yaml");
+    EXPECT_EQ(e.key_path, tc.key_path) << e.ToString();
+    EXPECT_EQ(e.line, tc.line) << e.ToString();
+    EXPECT_EQ(e.column, tc.column) << e.ToString();
+    EXPECT_THAT(e.message, HasSubstr(tc.message)) << e.ToString();
+  }
+}
+
+TEST(LoadConfigTextTest, ErrorToStringNamesFileLineColumnAndKey) {
+  LoadResult r = LoadConfigText(
+      "server:\n  listen: 127.0.0.1:9470\n\nstorage:\n  dir: data\n  retension: 30d\n",
+      "tally.yaml");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_THAT(r.errors[0].ToString(),
+              HasSubstr("tally.yaml:6:3: storage.retension: unknown key (did you mean "
+                        "'retention'? known keys: dir, retention, max_memory, "));
+}
+
+TEST(LoadConfigTextTest, ReportsAllErrorsAtOnce) {
+  const char* yaml =
+      "server:\n"
+      "  num_threads: 0\n"            // 2
+      "  request_timeout: 30\n"       // 3
+      "storage:\n"
+      "  fsync: sometimes\n"          // 5
+      "  max_memory: 1KB\n"           // 6
+      "limits:\n"
+      "  max_tags: 3\n"               // 8
+      "exposition:\n"
+      "  default_buckets: [3, 2, x]\n"  // 10: two errors
+      "  include_project_label: 1\n"  // 11
+      "bogus: true\n";                // 12
+  LoadResult r = LoadConfigText(yaml, "multi.yaml");
+  std::vector<std::string> paths;
+  std::vector<int> lines;
+  for (const ConfigError& e : r.errors) {
+    paths.push_back(e.key_path);
+    lines.push_back(e.line);
+  }
+  EXPECT_THAT(paths, ElementsAre("server.num_threads", "server.request_timeout", "storage.fsync",
+                                 "storage.max_memory", "limits.max_tags",
+                                 "exposition.default_buckets[1]", "exposition.default_buckets[2]",
+                                 "exposition.include_project_label", "bogus"))
+      << AllErrors(r);
+  EXPECT_THAT(lines, ElementsAre(2, 3, 5, 6, 8, 10, 10, 11, 12));
+}
+
+TEST(LoadConfigTextTest, ErrorsInEveryHistogramRuleAreReported) {
+  LoadResult r = LoadConfigText(
+      "exposition:\n  histograms:\n    - {match: a}\n    - {buckets: [2, 1]}\n    - 7\n", "h.yaml");
+  ASSERT_EQ(r.errors.size(), 4u) << AllErrors(r);
+  EXPECT_EQ(r.errors[0].key_path, "exposition.histograms[0]");
+  EXPECT_THAT(r.errors[0].message, HasSubstr("'buckets'"));
+  EXPECT_EQ(r.errors[1].key_path, "exposition.histograms[1].buckets[1]");
+  EXPECT_EQ(r.errors[2].key_path, "exposition.histograms[1]");
+  EXPECT_THAT(r.errors[2].message, HasSubstr("'match'"));
+  EXPECT_EQ(r.errors[3].key_path, "exposition.histograms[2]");
+  EXPECT_EQ(r.errors[3].line, 5);
+}
+
+TEST(LoadConfigTextTest, ErrorsGiveBackDefaultConfig) {
+  LoadResult r = LoadConfigText("server:\n  num_threads: 4\n  listen: nope\n", "t.yaml");
+  ASSERT_FALSE(r.ok());
+  ExpectSameConfig(r.config, Config{});
+}
+
+TEST(LoadConfigTextTest, ManyErrorsAreCapped) {
+  std::string yaml = "exposition:\n  default_buckets: [";
+  for (int i = 0; i < 500; ++i) yaml += "x, ";
+  yaml += "x]\n";
+  LoadResult r = LoadConfigText(yaml, "t.yaml");
+  ASSERT_EQ(r.errors.size(), 101u);
+  EXPECT_EQ(r.errors.back().message, "401 more errors not shown");
+}
+
+TEST(LoadConfigTextTest, DeepNestingIsAnErrorNotACrash) {
+  std::string yaml = "server: " + std::string(100'000, '[') + "\n";
+  LoadResult r = LoadConfigText(yaml, "deep.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.errors[0].message, HasSubstr("invalid YAML"));
+}
+
+TEST(LoadConfigTextTest, BinaryGarbageIsAnError) {
+  const std::string yaml("\0\xff\xfe{[\"\0", 8);
+  LoadResult r = LoadConfigText(yaml, "bin.yaml");
+  EXPECT_FALSE(r.ok());
+}
+
+// ---------------------------------------------------------------------------
+// Files
+
+TEST(LoadConfigFileTest, MissingFileIsAnError) {
+  LoadResult r = LoadConfigFile("/nonexistent/dir/tally.yaml");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].file, "/nonexistent/dir/tally.yaml");
+  EXPECT_EQ(r.errors[0].line, 0);
+  EXPECT_THAT(r.errors[0].message, HasSubstr("No such file or directory"));
+  EXPECT_THAT(r.errors[0].ToString(),
+              HasSubstr("/nonexistent/dir/tally.yaml: cannot open config file: "));
+}
+
+TEST(LoadConfigFileTest, DirectoryIsAnError) {
+  LoadResult r = LoadConfigFile(kSourceDir + "/config");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_THAT(r.errors[0].message, HasSubstr("Is a directory"));
+}
+
+TEST(LoadConfigFileTest, ErrorsNameTheFile) {
+  const std::string path = kSourceDir + "/tests/testdata/config/unknown_key.bad.yaml";
+  LoadResult r = LoadConfigFile(path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.errors[0].file, path);
+}
+
+// The shipped annotated default must equal the built-in defaults exactly.
+TEST(ShippedConfigTest, DefaultFileMatchesStructDefaults) {
+  LoadResult r = LoadConfigFile(kSourceDir + "/config/tally.yaml");
+  ASSERT_TRUE(r.ok()) << AllErrors(r);
+  ExpectSameConfig(r.config, Config{});
+}
+
+// ... and must spell out every key, so it documents all of them.
+TEST(ShippedConfigTest, DefaultFileSetsEveryKey) {
+  const std::set<std::string> want = {
+      "server.listen",
+      "server.num_threads",
+      "server.request_timeout",
+      "server.shutdown_grace",
+      "storage.dir",
+      "storage.retention",
+      "storage.max_memory",
+      "storage.fsync",
+      "storage.fsync_interval",
+      "storage.snapshot_interval",
+      "limits.max_body_bytes",
+      "limits.max_batch_points",
+      "limits.max_series_per_metric",
+      "limits.max_tags_per_point",
+      "limits.max_tag_key_length",
+      "limits.max_tag_value_bytes",
+      "limits.max_name_length",
+      "limits.max_future_skew",
+      "exposition.histograms",
+      "exposition.default_buckets",
+      "exposition.series_ttl",
+      "exposition.include_project_label",
+  };
+  std::istringstream in(ReadFile(kSourceDir + "/config/tally.yaml"));
+  std::set<std::string> got;
+  std::string section, line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    if (line[0] != ' ') {
+      section = line.substr(0, colon);
+    } else if (line.compare(0, 2, "  ") == 0 && line[2] != ' ' && line[2] != '#') {
+      got.insert(section + "." + line.substr(2, colon - 2));
+    }
+  }
+  EXPECT_EQ(got, want);
+}
+
+// ---------------------------------------------------------------------------
+// Fixtures: tests/testdata/config/*.good.yaml load clean; *.bad.yaml fail, and
+// each "# expect: TEXT" line in a bad file must appear in some error line.
+
+std::vector<std::filesystem::path> Fixtures(const std::string& suffix) {
+  std::vector<std::filesystem::path> out;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(kSourceDir + "/tests/testdata/config")) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() > suffix.size() && name.ends_with(suffix)) out.push_back(entry.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(FixturesTest, GoodFilesLoadClean) {
+  std::vector<std::filesystem::path> files = Fixtures(".good.yaml");
+  ASSERT_GE(files.size(), 3u);
+  for (const auto& path : files) {
+    SCOPED_TRACE(path.string());
+    LoadResult r = LoadConfigFile(path.string());
+    EXPECT_TRUE(r.ok()) << AllErrors(r);
+  }
+}
+
+TEST(FixturesTest, BadFilesReportTheirErrors) {
+  std::vector<std::filesystem::path> files = Fixtures(".bad.yaml");
+  ASSERT_GE(files.size(), 3u);
+  for (const auto& path : files) {
+    SCOPED_TRACE(path.string());
+    LoadResult r = LoadConfigFile(path.string());
+    ASSERT_FALSE(r.ok());
+    std::vector<std::string> lines;
+    for (const ConfigError& e : r.errors) {
+      EXPECT_EQ(e.file, path.string());
+      // Relative to the file, so expectations need no absolute path.
+      ConfigError relative = e;
+      relative.file = path.filename().string();
+      lines.push_back(relative.ToString());
+    }
+    std::istringstream in(ReadFile(path));
+    std::string line;
+    int expectations = 0;
+    constexpr std::string_view kExpect = "# expect: ";
+    while (std::getline(in, line)) {
+      if (!line.starts_with(kExpect)) continue;
+      ++expectations;
+      std::string want = line.substr(kExpect.size());
+      EXPECT_TRUE(std::any_of(lines.begin(), lines.end(),
+                              [&](const std::string& l) { return l.find(want) != l.npos; }))
+          << "missing error: " << want << "\ngot:" << AllErrors(r);
+    }
+    EXPECT_GT(expectations, 0) << "a bad fixture should say which errors it expects";
+    EXPECT_EQ(static_cast<int>(r.errors.size()), expectations) << AllErrors(r);
+  }
+}
+
+}  // namespace
+}  // namespace config
