@@ -71,7 +71,7 @@ core::Status Server::Start() {
   auto http = core::HttpServer::Start(
       http_options, [router = p.router.get()](const core::HttpRequest& req,
                                               core::HttpResponse& resp) { router->Handle(req, resp); });
-  if (!http) return std::unexpected(http.error());
+  if (!http) return core::Unexpected(http.error());
   p.http = std::move(*http);
   p.ready.store(true);
   retention_thread_ = std::thread([this] { RetentionLoop(); });

@@ -3,9 +3,10 @@
 // one file that uses the library and turned into an Error.
 #pragma once
 
-#include <expected>
 #include <string>
 #include <string_view>
+
+#include "core/expected.h"
 
 namespace core {
 
@@ -44,13 +45,13 @@ inline Error MakeError(ErrorCode code, std::string message, std::string param = 
 }
 
 template <typename T>
-using Result = std::expected<T, Error>;
+using Result = Expected<T, Error>;
 
 // Result for operations that return nothing on success.
-using Status = std::expected<void, Error>;
+using Status = Expected<void, Error>;
 
-inline std::unexpected<Error> Fail(ErrorCode code, std::string message, std::string param = {}) {
-  return std::unexpected(Error{code, std::move(message), std::move(param)});
+inline Unexpected<Error> Fail(ErrorCode code, std::string message, std::string param = {}) {
+  return Unexpected(Error{code, std::move(message), std::move(param)});
 }
 
 }  // namespace core

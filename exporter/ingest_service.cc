@@ -67,7 +67,7 @@ core::Result<IngestOutcome> IngestService::Store(std::string_view project,
     auto stored = store_.Append(project, views, clock_.NowMs());
     if (!stored) {
       CountRejected(stored.error().code, static_cast<double>(batch.points.size()));
-      return std::unexpected(stored.error());
+      return core::Unexpected(stored.error());
     }
     bool store_rejected = false;
     for (size_t i = 0; i < stored->size(); ++i) {

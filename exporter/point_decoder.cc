@@ -132,7 +132,7 @@ struct PointDecoder::Impl {
     element root;
     const bool padded = body.capacity() >= body.size() + simdjson::SIMDJSON_PADDING;
     auto err = parser.parse(body.data(), body.size(), !padded).get(root);
-    if (err) return std::unexpected(ParseFailure(err, body));
+    if (err) return core::Unexpected(ParseFailure(err, body));
     return root;
   }
 
@@ -295,7 +295,7 @@ PointDecoder::~PointDecoder() = default;
 core::Result<DecodedBatch> PointDecoder::DecodeReport(const std::string& body,
                                                       const DecodeContext& ctx) {
   auto root = impl_->Parse(body);
-  if (!root) return std::unexpected(root.error());
+  if (!root) return core::Unexpected(root.error());
   if (!root->is_object()) {
     return core::Fail(ErrorCode::kInvalidRequest,
                       "body must be a JSON object (a metric point), got " +
@@ -315,7 +315,7 @@ core::Result<DecodedBatch> PointDecoder::DecodeReport(const std::string& body,
 core::Result<DecodedBatch> PointDecoder::DecodeBatch(const std::string& body,
                                                      const DecodeContext& ctx) {
   auto root = impl_->Parse(body);
-  if (!root) return std::unexpected(root.error());
+  if (!root) return core::Unexpected(root.error());
   simdjson::dom::object obj;
   if (root->get_object().get(obj) != simdjson::SUCCESS) {
     return core::Fail(ErrorCode::kInvalidRequest,
@@ -334,7 +334,7 @@ core::Result<DecodedBatch> PointDecoder::DecodeBatch(const std::string& body,
       }
       have_points = true;
     } else if (field.key == "idempotency_key") {
-      if (auto e = ReadIdempotencyKey(field.value, batch.idempotency_key)) return std::unexpected(*e);
+      if (auto e = ReadIdempotencyKey(field.value, batch.idempotency_key)) return core::Unexpected(*e);
     } else {
       return core::Fail(ErrorCode::kInvalidRequest,
                         "unknown field " + Quote(field.key) + " (a batch has points, idempotency_key)",

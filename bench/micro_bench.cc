@@ -1,0 +1,274 @@
+// bench_micro: Google Benchmark micro benchmarks of the ingest and exposition
+// hot paths, without HTTP:
+//   BM_DecodeBatch            PointDecoder::DecodeBatch on a 1,000-point body
+//   BM_DecodeReport           PointDecoder::DecodeReport on a one-point body
+//   BM_AppendExisting         SeriesStore::Append, 1,000 points over 100 existing series
+//   BM_AppendNewSeries        SeriesStore::Append, 1,000 points that each create a series
+//   BM_IngestBatch            decode + IngestService::Store of a 1,000-point body
+//   BM_Collect/N              StoreCollectable::Collect over N series
+//   BM_RenderTextFormat/N     Collect + text serialization (what GET /metrics does)
+// items_per_second is points/s (ingest) or series/s (exposition).
+#include <benchmark/benchmark.h>
+#include <prometheus/registry.h>
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "core/clock.h"
+#include "core/http.h"
+#include "exporter/exposition.h"
+#include "exporter/ingest_service.h"
+#include "exporter/point_decoder.h"
+#include "store/series_store.h"
+
+namespace {
+
+constexpr int64_t kNowMs = 1'700'000'000'000;
+constexpr int kBatchPoints = 1'000;
+constexpr int kRotatingSeries = 100;
+
+const char* const kRegions[] = {"eu-west", "us-east", "ap-south", "sa-east"};
+const char* const kEndpoints[] = {"/login", "/search", "/checkout", "/cart", "/home"};
+
+// The JSON object of point `i`: 10 metric names (half counters, half gauges),
+// each with 10 label combinations, so `i % 100` picks one of 100 series.
+std::string PointJson(int i) {
+  const int series = i % kRotatingSeries;
+  const int metric = series % 10;
+  const bool counter = metric % 2 == 0;
+  std::string out = "{\"name\":\"bench.";
+  out += counter ? "requests_" : "queue_depth_";
+  out += std::to_string(metric);
+  out += "\",\"type\":\"";
+  out += counter ? "counter" : "gauge";
+  out += "\",\"value\":";
+  out += std::to_string(1 + i % 7);
+  out += ",\"tags\":{\"host\":\"web-";
+  out += std::to_string(series / 10);
+  out += "\",\"region\":\"";
+  out += kRegions[series % 4];
+  out += "\",\"endpoint\":\"";
+  out += kEndpoints[series % 5];
+  out += "\"}}";
+  return out;
+}
+
+// A body with capacity for simdjson's padding, as the HTTP server provides.
+std::string Padded(std::string s) {
+  s.reserve(s.size() + core::kBodyPadding);
+  return s;
+}
+
+std::string BatchBody(int points) {
+  std::string body = "{\"points\":[";
+  for (int i = 0; i < points; ++i) {
+    if (i > 0) body.push_back(',');
+    body += PointJson(i);
+  }
+  body += "]}";
+  return Padded(std::move(body));
+}
+
+exporter::DecodeContext Context() {
+  exporter::DecodeContext ctx;
+  ctx.now_ms = kNowMs;
+  ctx.retention_ms = 15LL * 86'400'000;
+  return ctx;
+}
+
+store::SeriesStoreOptions StoreOptions(size_t block_capacity = 512) {
+  store::SeriesStoreOptions o;
+  o.max_series_per_metric = 1'000'000;
+  o.max_memory_bytes = int64_t{1} << 40;
+  o.block_capacity = block_capacity;
+  return o;
+}
+
+// Owns the strings behind a batch of PointViews.
+struct OwnedBatch {
+  std::deque<std::string> strings;
+  std::vector<std::vector<store::LabelView>> labels;
+  std::vector<store::PointView> points;
+
+  std::string_view Keep(std::string s) { return strings.emplace_back(std::move(s)); }
+};
+
+// `points` points; series identity comes from `series_of(i)` -> (metric, label id).
+template <typename SeriesOf>
+void BuildBatch(OwnedBatch& b, int points, SeriesOf series_of) {
+  b.labels.resize(points);
+  b.points.reserve(points);
+  for (int i = 0; i < points; ++i) {
+    const auto [metric, id] = series_of(i);
+    const bool counter = metric % 2 == 0;
+    // Sorted by name: endpoint < host < region.
+    b.labels[i] = {{"endpoint", kEndpoints[id % 5]},
+                   {"host", b.Keep("web-" + std::to_string(id))},
+                   {"region", kRegions[id % 4]}};
+    b.points.push_back({b.Keep(std::string(counter ? "bench_requests_" : "bench_queue_depth_") +
+                               std::to_string(metric)),
+                        counter ? store::MetricType::kCounter : store::MetricType::kGauge,
+                        b.labels[i], kNowMs, static_cast<double>(1 + i % 7)});
+  }
+}
+
+void BM_DecodeBatch(benchmark::State& state) {
+  const std::string body = BatchBody(kBatchPoints);
+  const exporter::DecodeContext ctx = Context();
+  exporter::PointDecoder decoder;
+  for (auto _ : state) {
+    auto batch = decoder.DecodeBatch(body, ctx);
+    if (!batch || batch->points.size() != kBatchPoints) {
+      state.SkipWithError("decode failed");
+      break;
+    }
+    benchmark::DoNotOptimize(batch->points.data());
+  }
+  state.SetItemsProcessed(state.iterations() * kBatchPoints);
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(body.size()));
+}
+BENCHMARK(BM_DecodeBatch);
+
+void BM_DecodeReport(benchmark::State& state) {
+  const std::string body = Padded(PointJson(3));
+  const exporter::DecodeContext ctx = Context();
+  exporter::PointDecoder decoder;
+  for (auto _ : state) {
+    auto batch = decoder.DecodeReport(body, ctx);
+    if (!batch || batch->points.size() != 1) {
+      state.SkipWithError("decode failed");
+      break;
+    }
+    benchmark::DoNotOptimize(batch->points.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DecodeReport);
+
+void BM_AppendExisting(benchmark::State& state) {
+  store::SeriesStore store(StoreOptions());
+  OwnedBatch b;
+  BuildBatch(b, kBatchPoints, [](int i) {
+    const int series = i % kRotatingSeries;
+    return std::pair{series % 10, series};
+  });
+  if (!store.Append("default", b.points, kNowMs)) {  // creates the 100 series
+    state.SkipWithError("append failed");
+    return;
+  }
+  for (auto _ : state) {
+    auto out = store.Append("default", b.points, kNowMs);
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetItemsProcessed(state.iterations() * kBatchPoints);
+  state.counters["series"] = static_cast<double>(store.Stats().series);
+}
+BENCHMARK(BM_AppendExisting);
+
+void BM_AppendNewSeries(benchmark::State& state) {
+  // Every point creates a series (100 metrics x 10 new label sets per batch).
+  // The store is replaced every kRounds batches (untimed) to bound memory:
+  // each new series reserves a 512-sample block.
+  constexpr int kRounds = 16;
+  std::vector<OwnedBatch> batches(kRounds);
+  for (int r = 0; r < kRounds; ++r) {
+    BuildBatch(batches[r], kBatchPoints, [r](int i) {
+      return std::pair{i % 100, r * kBatchPoints + i};
+    });
+  }
+  auto store = std::make_unique<store::SeriesStore>(StoreOptions());
+  int round = 0;
+  for (auto _ : state) {
+    if (round == kRounds) {
+      state.PauseTiming();
+      store = std::make_unique<store::SeriesStore>(StoreOptions());
+      round = 0;
+      state.ResumeTiming();
+    }
+    auto out = store->Append("default", batches[round].points, kNowMs);
+    benchmark::DoNotOptimize(out);
+    ++round;
+  }
+  state.PauseTiming();
+  store.reset();
+  state.ResumeTiming();
+  state.SetItemsProcessed(state.iterations() * kBatchPoints);
+}
+BENCHMARK(BM_AppendNewSeries);
+
+void BM_IngestBatch(benchmark::State& state) {
+  const std::string body = BatchBody(kBatchPoints);
+  store::SeriesStore store(StoreOptions());
+  core::FakeClock clock(kNowMs);
+  prometheus::Registry registry;
+  exporter::IngestService ingest(store, exporter::IngestOptions{}, clock, registry);
+  for (auto _ : state) {
+    auto decoder = ingest.AcquireDecoder();
+    auto batch = decoder->DecodeBatch(body, ingest.MakeDecodeContext());
+    if (!batch) {
+      state.SkipWithError("decode failed");
+      break;
+    }
+    auto outcome = ingest.Store("default", *batch);
+    if (!outcome || outcome->accepted != kBatchPoints) {
+      state.SkipWithError("store failed");
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * kBatchPoints);
+}
+BENCHMARK(BM_IngestBatch);
+
+// A store with `n` series: 200 metrics (100 counters, 100 gauges), 3 labels each.
+std::unique_ptr<store::SeriesStore> StoreWithSeries(int n) {
+  // Small blocks: exposition never reads samples, and this keeps 100k series cheap.
+  auto store = std::make_unique<store::SeriesStore>(StoreOptions(/*block_capacity=*/8));
+  for (int start = 0; start < n; start += kBatchPoints) {
+    OwnedBatch b;
+    BuildBatch(b, std::min(kBatchPoints, n - start), [start](int i) {
+      const int id = start + i;
+      return std::pair{id % 200, id / 200};
+    });
+    if (!store->Append("default", b.points, kNowMs)) return nullptr;
+  }
+  return store;
+}
+
+void BM_Collect(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  auto store = StoreWithSeries(n);
+  core::FakeClock clock(kNowMs);
+  exporter::StoreCollectable collectable(*store, config::ExpositionConfig{}, clock);
+  for (auto _ : state) {
+    auto families = collectable.Collect();
+    benchmark::DoNotOptimize(families.data());
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+  state.counters["series"] = static_cast<double>(store->Stats().series);
+}
+BENCHMARK(BM_Collect)->Arg(10'000)->Arg(100'000)->Unit(benchmark::kMillisecond);
+
+void BM_RenderTextFormat(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  auto store = StoreWithSeries(n);
+  core::FakeClock clock(kNowMs);
+  exporter::StoreCollectable collectable(*store, config::ExpositionConfig{}, clock);
+  size_t bytes = 0;
+  for (auto _ : state) {
+    std::string text = exporter::RenderTextFormat({&collectable});
+    bytes = text.size();
+    benchmark::DoNotOptimize(text.data());
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(bytes));
+  state.counters["series"] = static_cast<double>(store->Stats().series);
+  state.counters["bytes"] = static_cast<double>(bytes);
+}
+BENCHMARK(BM_RenderTextFormat)->Arg(10'000)->Arg(100'000)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
