@@ -21,7 +21,7 @@ namespace app {
 struct Server::Parts {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<store::SeriesStore> store;
-  std::unique_ptr<exporter::StoreCollectable> store_collectable;
+  std::unique_ptr<exporter::StoreExposition> store_exposition;
   std::unique_ptr<exporter::IngestService> ingest;
   exporter::IdempotencyCache idempotency;
   rest::DefaultProjectAuthenticator auth;
@@ -53,13 +53,13 @@ core::Status Server::Start() {
     return exporter::ResolveBuckets(exposition, name);
   };
   p.store = std::make_unique<store::SeriesStore>(store_options);
-  p.store_collectable =
-      std::make_unique<exporter::StoreCollectable>(*p.store, config_.exposition, clock_);
+  p.store_exposition =
+      std::make_unique<exporter::StoreExposition>(*p.store, config_.exposition, clock_);
   p.ingest = std::make_unique<exporter::IngestService>(
       *p.store, exporter::IngestOptions{config_.limits, config_.storage.retention_ms}, clock_,
       *p.registry);
   p.router = std::make_unique<rest::Router>(p.auth, clock_, *p.registry);
-  rest::AddSystemRoutes(*p.router, {{p.registry.get(), p.store_collectable.get()}, &p.ready,
+  rest::AddSystemRoutes(*p.router, {p.store_exposition.get(), {p.registry.get()}, &p.ready,
                                     std::string(kVersion)});
   rest::AddMetricsRoutes(*p.router, *p.ingest, p.idempotency, clock_);
 
@@ -68,6 +68,7 @@ core::Status Server::Start() {
   http_options.num_threads = config_.server.num_threads;
   http_options.max_body_bytes = static_cast<size_t>(config_.limits.max_body_bytes);
   http_options.request_timeout_ms = static_cast<int>(config_.server.request_timeout_ms);
+  http_options.shutdown_grace_ms = static_cast<int>(config_.server.shutdown_grace_ms);
   auto http = core::HttpServer::Start(
       http_options, [router = p.router.get()](const core::HttpRequest& req,
                                               core::HttpResponse& resp) { router->Handle(req, resp); });

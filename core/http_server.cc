@@ -3,9 +3,11 @@
 #include <civetweb.h>
 
 #include <cctype>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <string_view>
+#include <thread>
 
 namespace core {
 namespace {
@@ -107,14 +109,37 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
 }
 
 void HttpServer::Stop() {
-  if (ctx_ != nullptr) {
-    mg_stop(ctx_);  // waits for worker threads, so in-flight requests complete
-    ctx_ = nullptr;
+  if (ctx_ == nullptr) return;
+  // mg_stop sets a stop flag that makes mg_read and mg_write give up at once, so a
+  // request still being uploaded or answered would be cut off without a response.
+  // Drain first: wait until no request has been in progress for a short quiet period
+  // (which also covers requests whose bytes arrived but that no worker has picked up
+  // yet), bounded by shutdown_grace_ms.
+  using Clock = std::chrono::steady_clock;
+  constexpr auto kQuietPeriod = std::chrono::milliseconds(100);
+  draining_.store(true);
+  const auto start = Clock::now();
+  const auto grace = std::chrono::milliseconds(options_.shutdown_grace_ms);
+  auto quiet_since = start;
+  for (auto now = start; now - start < grace; now = Clock::now()) {
+    if (in_flight_.load() > 0) {
+      quiet_since = now;
+    } else if (now - quiet_since >= kQuietPeriod) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  mg_stop(ctx_);  // joins the workers
+  ctx_ = nullptr;
 }
 
 int HttpServer::HandleRequest(mg_connection* conn, void* self_ptr) {
   auto* self = static_cast<HttpServer*>(self_ptr);
+  self->in_flight_.fetch_add(1);
+  struct InFlight {
+    std::atomic<int>& n;
+    ~InFlight() { n.fetch_sub(1); }
+  } in_flight{self->in_flight_};
   const mg_request_info* info = mg_get_request_info(conn);
   HttpRequest req;
   req.method = info->request_method ? info->request_method : "";
@@ -141,7 +166,7 @@ int HttpServer::HandleRequest(mg_connection* conn, void* self_ptr) {
   out.append("Content-Type: ").append(resp.content_type).append("\r\n");
   out.append("Content-Length: ").append(std::to_string(resp.body.size())).append("\r\n");
   for (const auto& [k, v] : resp.headers) out.append(k).append(": ").append(v).append("\r\n");
-  if (req.body_too_large) out.append("Connection: close\r\n");
+  if (req.body_too_large || self->draining_.load()) out.append("Connection: close\r\n");
   out.append("\r\n");
   if (req.method != "HEAD") out.append(resp.body);
   mg_write(conn, out.data(), out.size());

@@ -4,6 +4,7 @@
 // otherwise sends a packet per header line and keep-alive clients hit Nagle).
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -21,6 +22,7 @@ struct HttpServerOptions {
   int num_threads = 64;                   // >= concurrent keep-alive clients
   size_t max_body_bytes = 16 << 20;       // larger bodies are not read (413)
   int request_timeout_ms = 30'000;
+  int shutdown_grace_ms = 10'000;         // Stop() waits this long for in-flight requests
 };
 
 using HttpHandler = std::function<void(const HttpRequest&, HttpResponse&)>;
@@ -39,7 +41,9 @@ class HttpServer {
   // The bound port (useful with port 0).
   int port() const { return port_; }
 
-  // Stops accepting, lets in-flight requests finish, joins the workers. Idempotent.
+  // Lets in-flight requests finish (up to shutdown_grace_ms; responses sent
+  // meanwhile carry `Connection: close`), then stops accepting and joins the
+  // workers. Idempotent.
   void Stop();
 
  private:
@@ -51,6 +55,8 @@ class HttpServer {
   HttpHandler handler_;
   ::mg_context* ctx_ = nullptr;
   int port_ = 0;
+  std::atomic<int> in_flight_{0};     // requests between HandleRequest entry and exit
+  std::atomic<bool> draining_{false};
 };
 
 }  // namespace core

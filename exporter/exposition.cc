@@ -3,8 +3,8 @@
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
-#include <limits>
-#include <map>
+#include <charconv>
+#include <cmath>
 #include <sstream>
 
 #include "core/text.h"
@@ -12,22 +12,111 @@
 namespace exporter {
 namespace {
 
-prometheus::MetricFamily Gauge(std::string name, std::string help, double value) {
-  prometheus::MetricFamily f;
-  f.name = std::move(name);
-  f.help = std::move(help);
-  f.type = prometheus::MetricType::Gauge;
-  prometheus::ClientMetric m;
-  m.gauge.value = value;
-  f.metric.push_back(std::move(m));
-  return f;
+// One (project, metric) rendered: its samples' text, grouped later by family.
+struct Chunk {
+  std::string family;  // exposed name
+  std::string_view project;
+  store::MetricType type;
+  std::string help;
+  std::string text;
+};
+
+std::string_view PrometheusType(store::MetricType type) {
+  switch (type) {
+    case store::MetricType::kCounter: return "counter";
+    case store::MetricType::kGauge: return "gauge";
+    case store::MetricType::kTiming:
+    case store::MetricType::kDistribution: return "histogram";
+  }
+  return "untyped";
+}
+
+std::string Help(std::string_view name, store::MetricType type) {
+  switch (type) {
+    case store::MetricType::kCounter: return "Reported counter " + std::string(name) + " (cumulative)";
+    case store::MetricType::kGauge: return "Reported gauge " + std::string(name) + " (latest value)";
+    case store::MetricType::kTiming: return "Reported timing " + std::string(name) + " (milliseconds)";
+    case store::MetricType::kDistribution: return "Reported distribution " + std::string(name);
+  }
+  return std::string(name);
+}
+
+bool SameFamilyType(store::MetricType a, store::MetricType b) {
+  return PrometheusType(a) == PrometheusType(b);
+}
+
+// Appends `{project="p",k="v"` (no closing brace: callers may add `le`).
+void AppendLabelsOpen(std::string& out, std::string_view project, const core::Labels& labels,
+                      bool include_project) {
+  out.push_back('{');
+  bool first = true;
+  if (include_project) {
+    out.append("project=\"");
+    AppendEscapedLabelValue(out, project);
+    out.push_back('"');
+    first = false;
+  }
+  for (const core::Label& l : labels.items()) {
+    if (!first) out.push_back(',');
+    first = false;
+    if (include_project && l.name == "project") {
+      out.append("exported_project");
+    } else {
+      out.append(l.name);
+    }
+    out.append("=\"");
+    AppendEscapedLabelValue(out, l.value);
+    out.push_back('"');
+  }
+}
+
+void AppendSample(std::string& out, std::string_view name, std::string_view suffix,
+                  std::string_view labels_open, double value) {
+  out.append(name).append(suffix).append(labels_open);
+  out.append("} ");
+  AppendSampleValue(out, value);
+  out.push_back('\n');
+}
+
+void AppendGauge(std::string& out, std::string_view name, std::string_view help, double value) {
+  out.append("# HELP ").append(name).push_back(' ');
+  out.append(help).push_back('\n');
+  out.append("# TYPE ").append(name).append(" gauge\n");
+  out.append(name).push_back(' ');
+  AppendSampleValue(out, value);
+  out.push_back('\n');
 }
 
 }  // namespace
 
-std::string ExposedName(const std::string& name, store::MetricType type) {
-  if (type == store::MetricType::kCounter && !name.ends_with("_total")) return name + "_total";
-  return name;
+void AppendEscapedLabelValue(std::string& out, std::string_view value) {
+  for (char c : value) {
+    switch (c) {
+      case '\\': out.append("\\\\"); break;
+      case '"': out.append("\\\""); break;
+      case '\n': out.append("\\n"); break;
+      default: out.push_back(c);
+    }
+  }
+}
+
+void AppendSampleValue(std::string& out, double value) {
+  if (std::isnan(value)) {
+    out.append("NaN");
+  } else if (std::isinf(value)) {
+    out.append(value > 0 ? "+Inf" : "-Inf");
+  } else {
+    char buf[32];
+    auto res = std::to_chars(buf, buf + sizeof buf, value);
+    out.append(buf, res.ptr);
+  }
+}
+
+std::string ExposedName(std::string_view name, store::MetricType type) {
+  if (type == store::MetricType::kCounter && !name.ends_with("_total")) {
+    return std::string(name) + "_total";
+  }
+  return std::string(name);
 }
 
 std::shared_ptr<const std::vector<double>> ResolveBuckets(const config::ExpositionConfig& config,
@@ -40,89 +129,91 @@ std::shared_ptr<const std::vector<double>> ResolveBuckets(const config::Expositi
   return std::make_shared<const std::vector<double>>(config.default_buckets);
 }
 
-std::vector<prometheus::MetricFamily> StoreCollectable::Collect() const {
-  std::vector<store::SeriesSnapshot> series = store_.Snapshot();
+void StoreExposition::RenderText(std::string& out) const {
   const int64_t now_ms = clock_.NowMs();
-  // Group by exposed name; std::map keeps families sorted.
-  std::map<std::string, prometheus::MetricFamily> families;
-  for (store::SeriesSnapshot& s : series) {
-    if (config_.series_ttl_ms > 0 && now_ms - s.updated_at_ms > config_.series_ttl_ms) continue;
-    const std::string name = ExposedName(s.name, s.type);
-    auto [it, inserted] = families.try_emplace(name);
-    prometheus::MetricFamily& family = it->second;
-    if (inserted) {
-      family.name = name;
-      switch (s.type) {
-        case store::MetricType::kCounter:
-          family.type = prometheus::MetricType::Counter;
-          family.help = "Reported counter " + s.name + " (cumulative)";
-          break;
-        case store::MetricType::kGauge:
-          family.type = prometheus::MetricType::Gauge;
-          family.help = "Reported gauge " + s.name + " (latest value)";
-          break;
-        case store::MetricType::kTiming:
-          family.type = prometheus::MetricType::Histogram;
-          family.help = "Reported timing " + s.name + " (milliseconds)";
-          break;
-        case store::MetricType::kDistribution:
-          family.type = prometheus::MetricType::Histogram;
-          family.help = "Reported distribution " + s.name;
-          break;
-      }
-    }
-    prometheus::ClientMetric& m = family.metric.emplace_back();
-    m.label.reserve(s.labels.size() + 1);
-    bool project_added = !config_.include_project_label;
-    for (const core::Label& l : s.labels.items()) {
-      if (!project_added && l.name > "project") {
-        m.label.push_back({"project", s.project});
-        project_added = true;
-      }
-      if (l.name == "project" && config_.include_project_label) {
-        m.label.push_back({"exported_project", l.value});
-      } else {
-        m.label.push_back({l.name, l.value});
-      }
-    }
-    if (!project_added) m.label.push_back({"project", s.project});
-    std::sort(m.label.begin(), m.label.end());
-    switch (s.type) {
-      case store::MetricType::kCounter:
-        m.counter.value = s.counter_total;
-        break;
-      case store::MetricType::kGauge:
-        m.gauge.value = s.last_value;
-        break;
-      case store::MetricType::kTiming:
-      case store::MetricType::kDistribution: {
-        m.histogram.sample_count = s.observations;
-        m.histogram.sample_sum = s.observation_sum;
-        const auto& bounds = *s.bounds;
-        m.histogram.bucket.reserve(bounds.size() + 1);
-        for (size_t i = 0; i < bounds.size(); ++i) {
-          m.histogram.bucket.push_back({s.bucket_counts[i], bounds[i]});
+  const bool include_project = config_.include_project_label;
+  std::vector<Chunk> chunks;
+  std::vector<std::string> projects;  // stable storage for chunk.project views
+  store::MetricView current{};
+  std::string labels;
+  std::string le_labels;
+  store_.VisitSeries(
+      [&](const store::MetricView& metric) {
+        current = metric;
+        Chunk& c = chunks.emplace_back();
+        c.family = ExposedName(metric.name, metric.type);
+        c.type = metric.type;
+        c.help = Help(metric.name, metric.type);
+        projects.emplace_back(metric.project);
+      },
+      [&](const store::SeriesView& s) {
+        if (config_.series_ttl_ms > 0 && now_ms - s.updated_at_ms > config_.series_ttl_ms) return;
+        Chunk& c = chunks.back();
+        std::string& text = c.text;
+        labels.clear();
+        AppendLabelsOpen(labels, current.project, s.labels, include_project);
+        switch (current.type) {
+          case store::MetricType::kCounter:
+            AppendSample(text, c.family, "", labels, s.counter_total);
+            break;
+          case store::MetricType::kGauge:
+            AppendSample(text, c.family, "", labels, s.last_value);
+            break;
+          case store::MetricType::kTiming:
+          case store::MetricType::kDistribution: {
+            const std::vector<double>& bounds = *current.bounds;
+            const char* sep = labels.size() > 1 ? "," : "";
+            for (size_t i = 0; i < bounds.size(); ++i) {
+              le_labels.assign(labels).append(sep).append("le=\"");
+              AppendSampleValue(le_labels, bounds[i]);
+              le_labels.push_back('"');
+              AppendSample(text, c.family, "_bucket", le_labels,
+                           static_cast<double>(s.bucket_counts[i]));
+            }
+            le_labels.assign(labels).append(sep).append("le=\"+Inf\"");
+            AppendSample(text, c.family, "_bucket", le_labels, static_cast<double>(s.observations));
+            AppendSample(text, c.family, "_sum", labels, s.observation_sum);
+            AppendSample(text, c.family, "_count", labels, static_cast<double>(s.observations));
+            break;
+          }
         }
-        m.histogram.bucket.push_back({s.observations, std::numeric_limits<double>::infinity()});
-        break;
+      });
+  for (size_t i = 0; i < chunks.size(); ++i) chunks[i].project = projects[i];
+  std::sort(chunks.begin(), chunks.end(), [](const Chunk& a, const Chunk& b) {
+    return a.family != b.family ? a.family < b.family : a.project < b.project;
+  });
+  size_t total = 0;
+  for (const Chunk& c : chunks) total += c.text.size() + c.help.size() + 2 * c.family.size() + 32;
+  out.reserve(out.size() + total + 1024);
+  for (size_t i = 0; i < chunks.size();) {
+    const Chunk& head = chunks[i];
+    size_t j = i;
+    bool header_written = false;
+    for (; j < chunks.size() && chunks[j].family == head.family; ++j) {
+      // The same name with another Prometheus type in another project cannot share
+      // a family; the first (by project) wins on /metrics.
+      if (chunks[j].text.empty() || !SameFamilyType(chunks[j].type, head.type)) continue;
+      if (!header_written) {
+        out.append("# HELP ").append(head.family).push_back(' ');
+        out.append(head.help).push_back('\n');
+        out.append("# TYPE ").append(head.family).push_back(' ');
+        out.append(PrometheusType(head.type)).push_back('\n');
+        header_written = true;
       }
+      out.append(chunks[j].text);
     }
+    i = j;
   }
-  std::vector<prometheus::MetricFamily> out;
-  out.reserve(families.size() + 4);
-  for (auto& [name, family] : families) out.push_back(std::move(family));
-
   const store::StoreStats stats = store_.Stats();
-  out.push_back(Gauge("tally_store_series", "Series held in the store",
-                      static_cast<double>(stats.series)));
-  out.push_back(Gauge("tally_store_samples", "Raw samples held in the store",
-                      static_cast<double>(stats.samples)));
-  out.push_back(Gauge("tally_store_metrics", "Distinct (project, metric name) pairs",
-                      static_cast<double>(stats.metrics)));
-  out.push_back(Gauge("tally_store_memory_bytes",
-                      "Approximate memory held by the store (compared with storage.max_memory)",
-                      static_cast<double>(stats.memory_bytes)));
-  return out;
+  AppendGauge(out, "tally_store_series", "Series held in the store",
+              static_cast<double>(stats.series));
+  AppendGauge(out, "tally_store_samples", "Raw samples held in the store",
+              static_cast<double>(stats.samples));
+  AppendGauge(out, "tally_store_metrics", "Distinct (project, metric name) pairs",
+              static_cast<double>(stats.metrics));
+  AppendGauge(out, "tally_store_memory_bytes",
+              "Approximate memory held by the store (compared with storage.max_memory)",
+              static_cast<double>(stats.memory_bytes));
 }
 
 std::string RenderTextFormat(const std::vector<const prometheus::Collectable*>& collectables) {
@@ -135,6 +226,14 @@ std::string RenderTextFormat(const std::vector<const prometheus::Collectable*>& 
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, families);
   return std::move(out).str();
+}
+
+std::string RenderMetricsPage(const StoreExposition& store,
+                              const std::vector<const prometheus::Collectable*>& collectables) {
+  std::string out;
+  store.RenderText(out);
+  out.append(RenderTextFormat(collectables));
+  return out;
 }
 
 }  // namespace exporter

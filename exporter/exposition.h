@@ -1,22 +1,27 @@
-// Exposition of the store on /metrics (API.md section 2).
+// Exposition of the store on /metrics (API.md section 2), Prometheus text
+// format 0.0.4.
 //
-// StoreCollectable is a prometheus::Collectable over the SeriesStore: reported
-// counters become cumulative `<name>_total`, gauges their latest value,
-// timings/distributions histograms (`_bucket{le}`, `_sum`, `_count`). Every
-// series carries a `project` label (a tag named `project` is exposed as
-// `exported_project`, as Prometheus does on conflicts). It also exposes the
-// store's own gauges (tally_store_*).
+// StoreExposition renders reported series straight from the store: counters as
+// cumulative `<name>_total`, gauges as their latest value, timings and
+// distributions as histograms (`_bucket{le}`, `_sum`, `_count`). Every series
+// carries a `project` label (a tag named `project` is exposed as
+// `exported_project`, as Prometheus does on conflicts). Self-metrics come from a
+// prometheus-cpp Registry and its TextSerializer.
 //
-// Thread-safe: Collect() copies a snapshot from the store and builds families
-// outside the store's locks.
+// Why not a prometheus::Collectable for the store: building MetricFamily /
+// ClientMetric objects for 100k series and serializing them through an ostream
+// took ~700 ms here (allocation bound); writing the text directly from the
+// store's series takes a fraction of that (see bench/RESULTS.md).
+//
+// Thread-safe.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <prometheus/collectable.h>
-#include <prometheus/metric_family.h>
 
 #include "config/config.h"
 #include "core/clock.h"
@@ -24,13 +29,16 @@
 
 namespace exporter {
 
-class StoreCollectable : public prometheus::Collectable {
+class StoreExposition {
  public:
-  StoreCollectable(const store::SeriesStore& store, config::ExpositionConfig config,
-                   const core::Clock& clock)
+  // `store` and `clock` must outlive this object.
+  StoreExposition(const store::SeriesStore& store, config::ExpositionConfig config,
+                  const core::Clock& clock)
       : store_(store), config_(std::move(config)), clock_(clock) {}
 
-  std::vector<prometheus::MetricFamily> Collect() const override;
+  // Appends every reported series (families sorted by name), then the store's
+  // own gauges (tally_store_*).
+  void RenderText(std::string& out) const;
 
  private:
   const store::SeriesStore& store_;
@@ -39,11 +47,21 @@ class StoreCollectable : public prometheus::Collectable {
 };
 
 // The exposed family name of a reported metric: counters get `_total` once.
-std::string ExposedName(const std::string& name, store::MetricType type);
+std::string ExposedName(std::string_view name, store::MetricType type);
 
-// Collects every collectable and serializes the families in the Prometheus
-// text format 0.0.4 (families sorted by name so output is stable).
+// Serializes the families of prometheus-cpp collectables (self-metrics).
 std::string RenderTextFormat(const std::vector<const prometheus::Collectable*>& collectables);
+
+// The whole /metrics page: the store's series, then the collectables.
+std::string RenderMetricsPage(const StoreExposition& store,
+                              const std::vector<const prometheus::Collectable*>& collectables);
+
+// Appends a label value escaped for the text format (\\, \", \n).
+void AppendEscapedLabelValue(std::string& out, std::string_view value);
+
+// Appends a sample value as Prometheus parses it: shortest round-trip decimal,
+// "+Inf", "-Inf", "NaN".
+void AppendSampleValue(std::string& out, double value);
 
 // The histogram bounds for `metric_name` from the config (first matching glob,
 // else the default buckets).

@@ -72,6 +72,17 @@ core::Error ParseFailure(simdjson::error_code code, const std::string& body) {
                          std::string("malformed JSON: ") + simdjson::error_message(code));
 }
 
+// The JSON path of a field of point `index` ("points[3].value"), or of the
+// single point of a report (index -1: "value"). Built only when an error needs it.
+struct ParamPath {
+  long index;
+  std::string operator()(std::string_view field) const {
+    if (index < 0) return std::string(field);
+    return "points[" + std::to_string(index) + "]." + std::string(field);
+  }
+  std::string Self() const { return index < 0 ? "" : "points[" + std::to_string(index) + "]"; }
+};
+
 std::string FormatNumber(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.17g", v);
@@ -136,15 +147,14 @@ struct PointDecoder::Impl {
     return root;
   }
 
-  // Validates one point object; `prefix` is "" or "points[i].".
-  std::optional<core::Error> DecodeOne(element el, const std::string& prefix,
+  // Validates one point object; `path` builds the JSON path of a field for errors.
+  std::optional<core::Error> DecodeOne(element el, const ParamPath& path,
                                        const DecodeContext& ctx, DecodedPoint& out,
                                        std::optional<std::string>* idempotency_key) {
     simdjson::dom::object obj;
     if (el.get_object().get(obj) != simdjson::SUCCESS) {
-      std::string param = prefix.empty() ? "" : prefix.substr(0, prefix.size() - 1);
       return FieldError("a metric point must be an object, got " + std::string(TypeName(el.type())),
-                        param);
+                        path.Self());
     }
     bool have_name = false, have_value = false;
     std::string_view raw_name;
@@ -157,20 +167,20 @@ struct PointDecoder::Impl {
       if (key == "name") {
         if (v.get_string().get(raw_name) != simdjson::SUCCESS) {
           return FieldError("name must be a string, got " + std::string(TypeName(v.type())),
-                            prefix + "name");
+                            path("name"));
         }
         have_name = true;
       } else if (key == "value") {
         if (!v.is_number()) {
           return FieldError("value must be a number, got " + std::string(TypeName(v.type())),
-                            prefix + "value");
+                            path("value"));
         }
         out.value = v.get_double().value_unsafe();
         have_value = true;
       } else if (key == "type") {
         if (v.get_string().get(type_name) != simdjson::SUCCESS) {
           return FieldError("type must be a string, got " + std::string(TypeName(v.type())),
-                            prefix + "type");
+                            path("type"));
         }
       } else if (key == "tags") {
         tags_el = v;
@@ -181,30 +191,34 @@ struct PointDecoder::Impl {
       } else {
         return FieldError("unknown field " + Quote(key) +
                               " (a point has name, value, type, tags, timestamp)",
-                          prefix + std::string(key));
+                          path(key));
       }
     }
-    if (!have_name) return FieldError("name is required", prefix + "name");
-    if (auto st = ValidateMetricName(raw_name, ctx.limits, prefix + "name"); !st) return st.error();
+    if (!have_name) return FieldError("name is required", path("name"));
+    if (auto st = ValidateMetricName(raw_name, ctx.limits, ""); !st) {
+      core::Error e = st.error();
+      e.param = path("name");
+      return e;
+    }
     out.name = NormalizeMetricName(raw_name);
-    if (!have_value) return FieldError("value is required", prefix + "value");
+    if (!have_value) return FieldError("value is required", path("value"));
     if (!std::isfinite(out.value)) {
-      return FieldError("value must be a finite number", prefix + "value");
+      return FieldError("value must be a finite number", path("value"));
     }
     auto type = store::ParseMetricType(type_name);
     if (!type) {
       return FieldError("type " + Quote(type_name) +
                             " is not one of counter, gauge, timing, distribution",
-                        prefix + "type");
+                        path("type"));
     }
     out.type = *type;
     if (out.type == store::MetricType::kCounter && out.value < 0) {
       return FieldError("a counter value is an increment and must be >= 0, got " +
                             FormatNumber(out.value),
-                        prefix + "value");
+                        path("value"));
     }
     if (out.type == store::MetricType::kTiming && out.value < 0) {
-      return FieldError("a timing is a duration in ms and must be >= 0", prefix + "value");
+      return FieldError("a timing is a duration in ms and must be >= 0", path("value"));
     }
 
     out.tags.clear();
@@ -213,37 +227,37 @@ struct PointDecoder::Impl {
       if (tags_el->get_object().get(tags) != simdjson::SUCCESS) {
         return FieldError("tags must be an object of string values, got " +
                               std::string(TypeName(tags_el->type())),
-                          prefix + "tags");
+                          path("tags"));
       }
       for (auto tag : tags) {
         std::string_view k = tag.key;
-        const std::string param = prefix + "tags." + std::string(k.substr(0, 100));
+        auto param = [&] { return path("tags." + std::string(k.substr(0, 100))); };
         if (out.tags.size() >= static_cast<size_t>(ctx.limits.max_tags_per_point)) {
           return FieldError("a point may have at most " +
                                 std::to_string(ctx.limits.max_tags_per_point) + " tags",
-                            prefix + "tags");
+                            path("tags"));
         }
         if (k.empty() || k.size() > static_cast<size_t>(ctx.limits.max_tag_key_length) ||
             !IsTagKeyStart(k[0]) || !std::all_of(k.begin(), k.end(), IsTagKeyChar)) {
           return FieldError("tag key " + Quote(k) + " is invalid: it must match " +
                                 "[A-Za-z_][A-Za-z0-9_]* and be at most " +
                                 std::to_string(ctx.limits.max_tag_key_length) + " characters",
-                            param);
+                            param());
         }
         if (k.starts_with("__")) {
-          return FieldError("tag key " + Quote(k) + " is reserved (keys starting with __)", param);
+          return FieldError("tag key " + Quote(k) + " is reserved (keys starting with __)", param());
         }
         std::string_view val;
         if (tag.value.get_string().get(val) != simdjson::SUCCESS) {
           return FieldError("tag value must be a string, got " +
                                 std::string(TypeName(tag.value.type())),
-                            param);
+                            param());
         }
         if (val.size() > static_cast<size_t>(ctx.limits.max_tag_value_bytes)) {
           return FieldError("tag value is " + std::to_string(val.size()) +
                                 " bytes; the limit is " +
                                 std::to_string(ctx.limits.max_tag_value_bytes),
-                            param);
+                            param());
         }
         out.tags.push_back({k, val});
       }
@@ -252,7 +266,7 @@ struct PointDecoder::Impl {
       for (size_t i = 1; i < out.tags.size(); ++i) {
         if (out.tags[i].name == out.tags[i - 1].name) {
           return FieldError("duplicate tag key " + Quote(out.tags[i].name),
-                            prefix + "tags." + std::string(out.tags[i].name));
+                            path("tags." + std::string(out.tags[i].name)));
         }
       }
     }
@@ -268,20 +282,20 @@ struct PointDecoder::Impl {
       } else {
         return FieldError("timestamp must be an ISO 8601 string or unix seconds/milliseconds, got " +
                               std::string(TypeName(ts_el->type())),
-                          prefix + "timestamp");
+                          path("timestamp"));
       }
-      if (!ts) return FieldError(ts.error().message, prefix + "timestamp");
+      if (!ts) return FieldError(ts.error().message, path("timestamp"));
       if (*ts > ctx.now_ms + ctx.limits.max_future_skew_ms) {
         return FieldError("timestamp " + core::FormatIso8601(*ts) + " is more than " +
                               std::to_string(ctx.limits.max_future_skew_ms / 1000) +
                               "s in the future",
-                          prefix + "timestamp");
+                          path("timestamp"));
       }
       if (*ts < ctx.now_ms - ctx.retention_ms) {
         return FieldError("timestamp " + core::FormatIso8601(*ts) +
                               " is older than the storage retention (" +
                               std::to_string(ctx.retention_ms / 1000) + "s)",
-                          prefix + "timestamp");
+                          path("timestamp"));
       }
       out.ts_ms = *ts;
     }
@@ -304,7 +318,7 @@ core::Result<DecodedBatch> PointDecoder::DecodeReport(const std::string& body,
   DecodedBatch batch;
   batch.total = 1;
   DecodedPoint point;
-  if (auto err = impl_->DecodeOne(*root, "", ctx, point, &batch.idempotency_key)) {
+  if (auto err = impl_->DecodeOne(*root, ParamPath{-1}, ctx, point, &batch.idempotency_key)) {
     batch.errors.push_back({0, std::move(*err)});
   } else {
     batch.points.push_back(std::move(point));
@@ -356,12 +370,10 @@ core::Result<DecodedBatch> PointDecoder::DecodeBatch(const std::string& body,
   batch.is_batch = true;
   batch.points.reserve(n);
   size_t i = 0;
-  std::string prefix;
   for (element el : points) {
-    prefix = "points[" + std::to_string(i) + "].";
     DecodedPoint& point = batch.points.emplace_back();
     point.index = i;
-    if (auto err = impl_->DecodeOne(el, prefix, ctx, point, nullptr)) {
+    if (auto err = impl_->DecodeOne(el, ParamPath{static_cast<long>(i)}, ctx, point, nullptr)) {
       batch.points.pop_back();
       batch.errors.push_back({i, std::move(*err)});
     }

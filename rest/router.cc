@@ -23,20 +23,25 @@ std::vector<std::string_view> Segments(std::string_view path) {
   return out;
 }
 
-bool MatchPattern(std::string_view pattern, std::string_view path,
-                  std::map<std::string, std::string>& params) {
-  auto ps = Segments(pattern);
-  auto xs = Segments(path);
-  if (ps.size() != xs.size()) return false;
-  std::map<std::string, std::string> bound;
-  for (size_t i = 0; i < ps.size(); ++i) {
-    if (ps[i].size() >= 2 && ps[i].front() == '{' && ps[i].back() == '}') {
-      bound.emplace(std::string(ps[i].substr(1, ps[i].size() - 2)), std::string(xs[i]));
-    } else if (ps[i] != xs[i]) {
-      return false;
+bool IsParam(const std::string& segment) {
+  return segment.size() >= 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+bool MatchSegments(const std::vector<std::string>& pattern,
+                   const std::vector<std::string_view>& path,
+                   std::map<std::string, std::string>* params) {
+  if (pattern.size() != path.size()) return false;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (!IsParam(pattern[i]) && pattern[i] != path[i]) return false;
+  }
+  if (params != nullptr) {
+    params->clear();
+    for (size_t i = 0; i < pattern.size(); ++i) {
+      if (IsParam(pattern[i])) {
+        params->emplace(pattern[i].substr(1, pattern[i].size() - 2), std::string(path[i]));
+      }
     }
   }
-  params = std::move(bound);
   return true;
 }
 
@@ -65,32 +70,56 @@ Router::Router(const Authenticator& auth, const core::Clock& clock, prometheus::
       durations_(prometheus::BuildHistogram()
                      .Name("tally_http_request_duration_seconds")
                      .Help("Time to answer HTTP requests, by route")
-                     .Register(registry)) {}
+                     .Register(registry)),
+      not_found_stats_(MakeStats("not_found")),
+      not_allowed_stats_(MakeStats("method_not_allowed")) {}
 
-void Router::Add(Route route) { routes_.push_back(std::move(route)); }
+std::unique_ptr<Router::RouteStats> Router::MakeStats(const std::string& name) {
+  auto stats = std::make_unique<RouteStats>();
+  stats->name = name;
+  stats->duration = &durations_.Add({{"route", name}}, kDurationBuckets);
+  return stats;
+}
 
-const Route* Router::Match(const core::HttpRequest& req, std::map<std::string, std::string>& params,
-                           std::string& allowed, bool& path_matched) const {
+void Router::Add(Route route) {
+  std::vector<std::string> segments;
+  for (std::string_view s : Segments(route.pattern)) segments.emplace_back(s);
+  route_segments_.push_back(std::move(segments));
+  route_stats_.push_back(MakeStats(route.name));
+  routes_.push_back(std::move(route));
+}
+
+int Router::Match(const core::HttpRequest& req, std::map<std::string, std::string>& params,
+                  std::string& allowed, bool& path_matched) const {
   path_matched = false;
-  const Route* found = nullptr;
-  for (const Route& r : routes_) {
-    std::map<std::string, std::string> p;
-    if (!MatchPattern(r.pattern, req.path, p)) continue;
+  int found = -1;
+  const std::vector<std::string_view> path = Segments(req.path);
+  for (size_t i = 0; i < routes_.size(); ++i) {
+    const Route& r = routes_[i];
+    const bool method_ok = r.method == req.method || (req.method == "HEAD" && r.method == "GET");
+    if (!MatchSegments(route_segments_[i], path, found < 0 && method_ok ? &params : nullptr)) {
+      continue;
+    }
     path_matched = true;
     if (!allowed.empty()) allowed += ", ";
     allowed += r.method;
-    const bool head_as_get = req.method == "HEAD" && r.method == "GET";
-    if (found == nullptr && (r.method == req.method || head_as_get)) {
-      found = &r;
-      params = std::move(p);
-    }
+    if (found < 0 && method_ok) found = static_cast<int>(i);
   }
   return found;
 }
 
-void Router::Observe(const std::string& route, int status, double seconds) const {
-  requests_.Add({{"route", route}, {"code", std::to_string(status)}}).Increment();
-  durations_.Add({{"route", route}}, kDurationBuckets).Observe(seconds);
+void Router::Observe(RouteStats& stats, int status, double seconds) const {
+  if (status >= 0 && status < static_cast<int>(stats.by_status.size())) {
+    auto& slot = stats.by_status[static_cast<size_t>(status)];
+    prometheus::Counter* counter = slot.load(std::memory_order_acquire);
+    if (counter == nullptr) {
+      // Family::Add returns the same counter for the same labels, so a race is benign.
+      counter = &requests_.Add({{"route", stats.name}, {"code", std::to_string(status)}});
+      slot.store(counter, std::memory_order_release);
+    }
+    counter->Increment();
+  }
+  stats.duration->Observe(seconds);
 }
 
 void Router::Handle(const core::HttpRequest& req, core::HttpResponse& resp) const {
@@ -98,8 +127,11 @@ void Router::Handle(const core::HttpRequest& req, core::HttpResponse& resp) cons
   std::map<std::string, std::string> params;
   std::string allowed;
   bool path_matched = false;
-  const Route* route = Match(req, params, allowed, path_matched);
-  std::string route_name = route != nullptr ? route->name : (path_matched ? "method_not_allowed" : "not_found");
+  const int route_index = Match(req, params, allowed, path_matched);
+  const Route* route = route_index >= 0 ? &routes_[static_cast<size_t>(route_index)] : nullptr;
+  RouteStats& stats = route_index >= 0 ? *route_stats_[static_cast<size_t>(route_index)]
+                      : path_matched   ? *not_allowed_stats_
+                                       : *not_found_stats_;
 
   if (route == nullptr) {
     if (path_matched) {
@@ -144,7 +176,7 @@ void Router::Handle(const core::HttpRequest& req, core::HttpResponse& resp) cons
     }
   }
   const double seconds = static_cast<double>(clock_.MonotonicNs() - start_ns) / 1e9;
-  Observe(route_name, resp.status, seconds);
+  Observe(stats, resp.status, seconds);
 }
 
 }  // namespace rest

@@ -8,8 +8,11 @@
 // Routes are added before serving starts; Handle() is then thread-safe.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,15 +60,28 @@ class Router {
   const std::vector<Route>& routes() const { return routes_; }
 
  private:
-  const Route* Match(const core::HttpRequest& req, std::map<std::string, std::string>& params,
-                     std::string& allowed, bool& path_matched) const;
-  void Observe(const std::string& route, int status, double seconds) const;
+  // Self-metrics of one route, resolved once so the request path does not build
+  // label maps: counters per status are created on first use.
+  struct RouteStats {
+    prometheus::Histogram* duration = nullptr;
+    std::array<std::atomic<prometheus::Counter*>, 600> by_status{};
+    std::string name;
+  };
+  std::unique_ptr<RouteStats> MakeStats(const std::string& name);
+  // Index into routes_ of the route for `req`, or -1.
+  int Match(const core::HttpRequest& req, std::map<std::string, std::string>& params,
+            std::string& allowed, bool& path_matched) const;
+  void Observe(RouteStats& stats, int status, double seconds) const;
 
   const Authenticator& auth_;
   const core::Clock& clock_;
   std::vector<Route> routes_;
+  std::vector<std::vector<std::string>> route_segments_;  // parallel to routes_
+  std::vector<std::unique_ptr<RouteStats>> route_stats_;   // parallel to routes_
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& durations_;
+  std::unique_ptr<RouteStats> not_found_stats_;
+  std::unique_ptr<RouteStats> not_allowed_stats_;
 };
 
 // True when `content_type` is JSON ("application/json", optional parameters).

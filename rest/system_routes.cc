@@ -22,9 +22,10 @@ void AddSystemRoutes(Router& router, SystemRoutesDeps deps) {
                      resp.body = R"({"status":"ready"})";
                    }});
   router.Add(Route{"GET", "/metrics", "metrics", true, false, "",
-                   [collectables = deps.collectables](const Call&, core::HttpResponse& resp) {
+                   [store = deps.store, collectables = deps.collectables](
+                       const Call&, core::HttpResponse& resp) {
                      resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
-                     resp.body = exporter::RenderTextFormat(collectables);
+                     resp.body = exporter::RenderMetricsPage(*store, collectables);
                    }});
 }
 

@@ -6,12 +6,15 @@
 
 #include <prometheus/collectable.h>
 
+#include "exporter/exposition.h"
 #include "rest/router.h"
 
 namespace rest {
 
 struct SystemRoutesDeps {
-  // Collected for /metrics, in order; must outlive the router.
+  // /metrics: the store's series, then these collectables (self-metrics).
+  // Both must outlive the router.
+  const exporter::StoreExposition* store = nullptr;
   std::vector<const prometheus::Collectable*> collectables;
   // False while the server starts (e.g. WAL replay) or shuts down.
   const std::atomic<bool>* ready = nullptr;

@@ -72,6 +72,7 @@ struct MetricMeta {
   MetricType type;
   Buckets bounds;  // resolved once per metric for histogram types
   std::unordered_map<uint64_t, uint32_t> by_label_hash;  // -> first local index
+  std::vector<uint32_t> series;  // local indexes of this metric's series, in creation order
   int series_count = 0;
 };
 
@@ -197,6 +198,7 @@ core::Result<std::vector<AppendOutcome>> SeriesStore::Append(std::string_view pr
         ns.labels = core::Labels(std::move(labels));
         ns.next_same_hash = chain;
         meta->by_label_hash[h] = local;
+        meta->series.push_back(local);
         if (IsHistogramType(p.type)) {
           ns.bounds = meta->bounds;
           ns.bucket_counts.assign(ns.bounds->size(), 0);
@@ -229,7 +231,12 @@ core::Result<std::vector<AppendOutcome>> SeriesStore::Append(std::string_view pr
         auto& block = bit == s->blocks.begin() ? *bit : *std::prev(bit);
         auto at = std::upper_bound(block.begin(), block.end(), p.ts_ms,
                                    [](int64_t ts, const Sample& x) { return ts < x.ts_ms; });
+        // A full block grows past block_capacity here; account the growth, since
+        // DropBefore frees the block's whole capacity (else memory_bytes_ drifts
+        // below the truth and the ceiling stops holding).
+        const size_t capacity_before = block.capacity();
         block.insert(at, sample);
+        added_bytes += static_cast<int64_t>((block.capacity() - capacity_before) * sizeof(Sample));
       }
       ++added_samples;
 
@@ -300,6 +307,23 @@ std::vector<SeriesSnapshot> SeriesStore::Snapshot() const {
     }
   }
   return out;
+}
+
+void SeriesStore::VisitSeries(const std::function<void(const MetricView&)>& begin_metric,
+                              const std::function<void(const SeriesView&)>& series) const {
+  for (const auto& shard : shards_) {
+    std::shared_lock lock(shard->mu);
+    for (const auto& [key, meta] : shard->metrics) {
+      if (meta.series.empty()) continue;
+      const std::string_view name = std::string_view(key).substr(meta.project.size() + 1);
+      begin_metric(MetricView{meta.project, name, meta.type, meta.bounds.get()});
+      for (uint32_t local : meta.series) {
+        const Series& s = shard->series[local];
+        series(SeriesView{s.labels, s.counter_total, s.last_value, s.last_ts_ms, s.observations,
+                          s.observation_sum, s.bucket_counts, s.updated_at_ms});
+      }
+    }
+  }
 }
 
 std::vector<SeriesId> SeriesStore::Select(std::string_view project,

@@ -64,6 +64,25 @@ struct StoreStats {
   int64_t memory_bytes = 0;
 };
 
+// Borrowed views of one metric and one of its series, valid only inside a
+// VisitSeries callback.
+struct MetricView {
+  std::string_view project;
+  std::string_view name;
+  MetricType type;
+  const std::vector<double>* bounds;  // histogram types only, else nullptr
+};
+struct SeriesView {
+  const core::Labels& labels;
+  double counter_total;
+  double last_value;
+  int64_t last_ts_ms;
+  uint64_t observations;
+  double observation_sum;
+  std::span<const uint64_t> bucket_counts;
+  int64_t updated_at_ms;
+};
+
 // An equality matcher on a label; name "__name__" matches the metric name.
 struct EqualMatcher {
   std::string name;
@@ -94,6 +113,14 @@ class SeriesStore {
 
   // Copies every series' identity and aggregates (all projects).
   std::vector<SeriesSnapshot> Snapshot() const;
+
+  // Calls `begin_metric` once per (project, metric) and then `series` for each of
+  // its series, shard by shard under the shard's shared lock, without copying.
+  // Writers to that shard wait meanwhile, so callbacks must be quick and must not
+  // call back into the store. Used by /metrics, where a copy of 100k series costs
+  // more than the rendering itself.
+  void VisitSeries(const std::function<void(const MetricView&)>& begin_metric,
+                   const std::function<void(const SeriesView&)>& series) const;
 
   // Series ids in `project` matching all matchers (sorted).
   std::vector<SeriesId> Select(std::string_view project,
