@@ -1,6 +1,7 @@
 #include "core/labels.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace core {
 
@@ -16,22 +17,42 @@ const std::string* Labels::Get(std::string_view name) const {
   return nullptr;
 }
 
+namespace {
+
+inline uint64_t Mix(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ull;
+  x ^= x >> 33;
+  return x;
+}
+
+}  // namespace
+
 uint64_t HashBytes(std::string_view bytes, uint64_t seed) {
-  uint64_t h = seed;
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 1099511628211ull;
+  // Eight bytes per step (the byte-at-a-time FNV this replaced was 10% of batch ingest).
+  constexpr uint64_t kMul = 0x9E3779B97F4A7C15ull;
+  uint64_t h = seed ^ (static_cast<uint64_t>(bytes.size()) * kMul);
+  const char* p = bytes.data();
+  size_t n = bytes.size();
+  while (n >= 8) {
+    uint64_t k;
+    std::memcpy(&k, p, 8);
+    h = (h ^ Mix(k)) * kMul;
+    p += 8;
+    n -= 8;
   }
-  return h;
+  uint64_t k = 0;
+  std::memcpy(&k, p, n);
+  h = (h ^ Mix(k ^ n)) * kMul;
+  return Mix(h);
 }
 
 uint64_t Labels::Hash() const {
-  uint64_t h = 14695981039346656037ull;
+  uint64_t h = kLabelsHashSeed;
   for (const Label& l : items_) {
-    h = HashBytes(l.name, h);
-    h = HashBytes(std::string_view("\xff", 1), h);
-    h = HashBytes(l.value, h);
-    h = HashBytes(std::string_view("\xfe", 1), h);
+    h = HashLabel(l.name, l.value, h);
   }
   return h;
 }

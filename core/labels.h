@@ -27,7 +27,7 @@ class Labels {
   bool empty() const { return items_.empty(); }
   // The value of `name`, or nullptr.
   const std::string* Get(std::string_view name) const;
-  // Stable 64-bit hash of the names and values (FNV-1a with separators).
+  // 64-bit hash of the names and values (equal label sets hash equal).
   uint64_t Hash() const;
   // Approximate heap bytes held, for memory accounting.
   size_t ByteSize() const;
@@ -38,7 +38,16 @@ class Labels {
   std::vector<Label> items_;
 };
 
-// FNV-1a over bytes, continuing from `seed`; used for shard selection and series keys.
+// A fast 64-bit hash of bytes, continuing from `seed`; for shard selection and
+// series keys (not stable across versions: never persist it).
 uint64_t HashBytes(std::string_view bytes, uint64_t seed = 14695981039346656037ull);
+
+// Folds one label into a label-set hash; Labels::Hash() is HashLabel over its
+// labels in order, starting from kLabelsHashSeed. (Lengths are mixed in, so
+// ("ab","c") and ("a","bc") differ.)
+inline constexpr uint64_t kLabelsHashSeed = 14695981039346656037ull;
+inline uint64_t HashLabel(std::string_view name, std::string_view value, uint64_t h) {
+  return HashBytes(value, HashBytes(name, h));
+}
 
 }  // namespace core

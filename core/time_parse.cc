@@ -71,10 +71,11 @@ Result<int64_t> ParseDurationMs(std::string_view text) {
       return Fail(ErrorCode::kInvalidRequest, "duration '" + std::string(text) +
                                                   "' needs a unit (ms, s, m, h, d, w, y)");
     }
-    total += n * unit;
-    if (total > 100LL * 365 * 86'400'000) {
+    constexpr int64_t kMaxMs = 100LL * 365 * 86'400'000;
+    if (n > kMaxMs / unit || total > kMaxMs - n * unit) {
       return Fail(ErrorCode::kInvalidRequest, "duration too large: " + std::string(text));
     }
+    total += n * unit;
   }
   return total;
 }

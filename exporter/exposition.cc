@@ -12,13 +12,15 @@
 namespace exporter {
 namespace {
 
-// One (project, metric) rendered: its samples' text, grouped later by family.
+// One (project, metric) rendered: its samples' text is arena[begin, end),
+// grouped later by family.
 struct Chunk {
   std::string family;  // exposed name
   std::string_view project;
   store::MetricType type;
   std::string help;
-  std::string text;
+  size_t begin = 0;
+  size_t end = 0;
 };
 
 std::string_view PrometheusType(store::MetricType type) {
@@ -46,8 +48,10 @@ bool SameFamilyType(store::MetricType a, store::MetricType b) {
 }
 
 // Appends `{project="p",k="v"` (no closing brace: callers may add `le`).
+// A histogram's own `le` label would otherwise appear twice on its buckets and
+// Prometheus rejects the whole scrape, so a tag named `le` becomes `exported_le`.
 void AppendLabelsOpen(std::string& out, std::string_view project, const core::Labels& labels,
-                      bool include_project) {
+                      bool include_project, bool histogram) {
   out.push_back('{');
   bool first = true;
   if (include_project) {
@@ -61,6 +65,8 @@ void AppendLabelsOpen(std::string& out, std::string_view project, const core::La
     first = false;
     if (include_project && l.name == "project") {
       out.append("exported_project");
+    } else if (histogram && l.name == "le") {
+      out.append("exported_le");
     } else {
       out.append(l.name);
     }
@@ -134,13 +140,19 @@ void StoreExposition::RenderText(std::string& out) const {
   const bool include_project = config_.include_project_label;
   std::vector<Chunk> chunks;
   std::vector<std::string> projects;  // stable storage for chunk.project views
+  // All sample lines go to one arena, sized from the previous render, so a
+  // 100k-series page costs no per-metric string growth.
+  std::string arena;
+  arena.reserve(last_render_bytes_.load(std::memory_order_relaxed) + 4096);
   store::MetricView current{};
   std::string labels;
   std::string le_labels;
   store_.VisitSeries(
       [&](const store::MetricView& metric) {
         current = metric;
+        if (!chunks.empty()) chunks.back().end = arena.size();
         Chunk& c = chunks.emplace_back();
+        c.begin = arena.size();
         c.family = ExposedName(metric.name, metric.type);
         c.type = metric.type;
         c.help = Help(metric.name, metric.type);
@@ -149,9 +161,10 @@ void StoreExposition::RenderText(std::string& out) const {
       [&](const store::SeriesView& s) {
         if (config_.series_ttl_ms > 0 && now_ms - s.updated_at_ms > config_.series_ttl_ms) return;
         Chunk& c = chunks.back();
-        std::string& text = c.text;
+        std::string& text = arena;
         labels.clear();
-        AppendLabelsOpen(labels, current.project, s.labels, include_project);
+        AppendLabelsOpen(labels, current.project, s.labels, include_project,
+                         PrometheusType(current.type) == "histogram");
         switch (current.type) {
           case store::MetricType::kCounter:
             AppendSample(text, c.family, "", labels, s.counter_total);
@@ -178,13 +191,16 @@ void StoreExposition::RenderText(std::string& out) const {
           }
         }
       });
+  if (!chunks.empty()) chunks.back().end = arena.size();
+  last_render_bytes_.store(arena.size(), std::memory_order_relaxed);
   for (size_t i = 0; i < chunks.size(); ++i) chunks[i].project = projects[i];
   std::sort(chunks.begin(), chunks.end(), [](const Chunk& a, const Chunk& b) {
     return a.family != b.family ? a.family < b.family : a.project < b.project;
   });
-  size_t total = 0;
-  for (const Chunk& c : chunks) total += c.text.size() + c.help.size() + 2 * c.family.size() + 32;
-  out.reserve(out.size() + total + 1024);
+  size_t total = arena.size();
+  for (const Chunk& c : chunks) total += c.help.size() + 2 * c.family.size() + 32;
+  // Room for the self-metrics appended after the store's series.
+  out.reserve(out.size() + total + 64 * 1024);
   for (size_t i = 0; i < chunks.size();) {
     const Chunk& head = chunks[i];
     size_t j = i;
@@ -192,7 +208,7 @@ void StoreExposition::RenderText(std::string& out) const {
     for (; j < chunks.size() && chunks[j].family == head.family; ++j) {
       // The same name with another Prometheus type in another project cannot share
       // a family; the first (by project) wins on /metrics.
-      if (chunks[j].text.empty() || !SameFamilyType(chunks[j].type, head.type)) continue;
+      if (chunks[j].begin == chunks[j].end || !SameFamilyType(chunks[j].type, head.type)) continue;
       if (!header_written) {
         out.append("# HELP ").append(head.family).push_back(' ');
         out.append(head.help).push_back('\n');
@@ -200,7 +216,7 @@ void StoreExposition::RenderText(std::string& out) const {
         out.append(PrometheusType(head.type)).push_back('\n');
         header_written = true;
       }
-      out.append(chunks[j].text);
+      out.append(arena, chunks[j].begin, chunks[j].end - chunks[j].begin);
     }
     i = j;
   }

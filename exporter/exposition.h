@@ -5,7 +5,8 @@
 // cumulative `<name>_total`, gauges as their latest value, timings and
 // distributions as histograms (`_bucket{le}`, `_sum`, `_count`). Every series
 // carries a `project` label (a tag named `project` is exposed as
-// `exported_project`, as Prometheus does on conflicts). Self-metrics come from a
+// `exported_project`, as Prometheus does on conflicts; on histograms a tag named
+// `le` is exposed as `exported_le`). Self-metrics come from a
 // prometheus-cpp Registry and its TextSerializer.
 //
 // Why not a prometheus::Collectable for the store: building MetricFamily /
@@ -16,6 +17,7 @@
 // Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -44,6 +46,7 @@ class StoreExposition {
   const store::SeriesStore& store_;
   const config::ExpositionConfig config_;
   const core::Clock& clock_;
+  mutable std::atomic<size_t> last_render_bytes_{0};  // sizing hint for the next render
 };
 
 // The exposed family name of a reported metric: counters get `_total` once.

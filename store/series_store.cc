@@ -23,13 +23,8 @@ const std::vector<double> kDefaultBounds = {1,   2.5, 5,    10,   25,   50,    1
 
 uint64_t HashLabelViews(std::span<const LabelView> labels) {
   // Must equal core::Labels::Hash() for the same labels.
-  uint64_t h = 14695981039346656037ull;
-  for (const LabelView& l : labels) {
-    h = core::HashBytes(l.name, h);
-    h = core::HashBytes(std::string_view("\xff", 1), h);
-    h = core::HashBytes(l.value, h);
-    h = core::HashBytes(std::string_view("\xfe", 1), h);
-  }
+  uint64_t h = core::kLabelsHashSeed;
+  for (const LabelView& l : labels) h = core::HashLabel(l.name, l.value, h);
   return h;
 }
 
@@ -39,6 +34,61 @@ bool SameLabels(const core::Labels& a, std::span<const LabelView> b) {
     if (a.items()[i].name != b[i].name || a.items()[i].value != b[i].value) return false;
   }
   return true;
+}
+
+// Inserts `sample` keeping blocks in time order and returns the change in
+// bytes reserved. Blocks start small and double up to `block_capacity`, so a
+// series with one sample costs one small allocation, not a whole block. A
+// slightly late sample (common: concurrent requests stamp "now" before they
+// reach the lock) that would land in a full last block splits that block's
+// tail into a new block instead of growing it past the capacity.
+int64_t InsertSample(std::deque<std::vector<Sample>>& blocks, Sample sample,
+                     size_t block_capacity) {
+  constexpr size_t kInitialBlock = 8;
+  auto grow = [&](std::vector<Sample>& block, auto&& op) -> int64_t {
+    const size_t before = block.capacity();
+    if (block.size() == before) {
+      block.reserve(std::max(kInitialBlock, std::min(block_capacity, before * 2)));
+    }
+    op();
+    return static_cast<int64_t>((block.capacity() - before) * sizeof(Sample));
+  };
+  auto by_ts = [](int64_t ts, const Sample& x) { return ts < x.ts_ms; };
+  if (blocks.empty() || (blocks.back().size() >= block_capacity &&
+                         sample.ts_ms >= blocks.back().back().ts_ms)) {
+    auto& block = blocks.emplace_back();
+    return grow(block, [&] { block.push_back(sample); });
+  }
+  auto& last = blocks.back();
+  if (sample.ts_ms >= last.back().ts_ms) {
+    return grow(last, [&] { last.push_back(sample); });
+  }
+  if (sample.ts_ms >= last.front().ts_ms) {
+    auto at = std::upper_bound(last.begin(), last.end(), sample.ts_ms, by_ts);
+    if (last.size() < block_capacity) {
+      // `grow` may reallocate: keep the position as an index, not an iterator.
+      const auto index = at - last.begin();
+      return grow(last, [&] { last.insert(last.begin() + index, sample); });
+    }
+    std::vector<Sample> tail;
+    tail.reserve(std::max(kInitialBlock, static_cast<size_t>(last.end() - at) + 1));
+    tail.push_back(sample);
+    tail.insert(tail.end(), at, last.end());
+    last.erase(at, last.end());
+    const int64_t bytes = static_cast<int64_t>(tail.capacity() * sizeof(Sample));
+    blocks.push_back(std::move(tail));
+    return bytes;
+  }
+  // Older than the last block: the last block whose first sample is <= ts (or
+  // the first block). Such a block may grow past the capacity; it is rare.
+  auto bit = std::upper_bound(
+      blocks.begin(), blocks.end(), sample.ts_ms,
+      [](int64_t ts, const std::vector<Sample>& b) { return ts < b.front().ts_ms; });
+  auto& block = bit == blocks.begin() ? *bit : *std::prev(bit);
+  auto at = std::upper_bound(block.begin(), block.end(), sample.ts_ms, by_ts);
+  const size_t before = block.capacity();
+  block.insert(at, sample);
+  return static_cast<int64_t>((block.capacity() - before) * sizeof(Sample));
 }
 
 bool IsHistogramType(MetricType t) {
@@ -213,31 +263,7 @@ core::Result<std::vector<AppendOutcome>> SeriesStore::Append(std::string_view pr
         s = &ns;
       }
 
-      // Samples, kept in time order; appends are the common case.
-      const Sample sample{p.ts_ms, p.value};
-      if (s->blocks.empty() || s->blocks.back().size() >= options_.block_capacity) {
-        if (s->blocks.empty() || p.ts_ms >= s->blocks.back().back().ts_ms) {
-          s->blocks.emplace_back().reserve(options_.block_capacity);
-          added_bytes += static_cast<int64_t>(options_.block_capacity * sizeof(Sample));
-        }
-      }
-      if (s->blocks.back().empty() || p.ts_ms >= s->blocks.back().back().ts_ms) {
-        s->blocks.back().push_back(sample);
-      } else {
-        // Out of order: the last block whose first sample is <= ts (or the first).
-        auto bit = std::upper_bound(
-            s->blocks.begin(), s->blocks.end(), p.ts_ms,
-            [](int64_t ts, const std::vector<Sample>& b) { return ts < b.front().ts_ms; });
-        auto& block = bit == s->blocks.begin() ? *bit : *std::prev(bit);
-        auto at = std::upper_bound(block.begin(), block.end(), p.ts_ms,
-                                   [](int64_t ts, const Sample& x) { return ts < x.ts_ms; });
-        // A full block grows past block_capacity here; account the growth, since
-        // DropBefore frees the block's whole capacity (else memory_bytes_ drifts
-        // below the truth and the ceiling stops holding).
-        const size_t capacity_before = block.capacity();
-        block.insert(at, sample);
-        added_bytes += static_cast<int64_t>((block.capacity() - capacity_before) * sizeof(Sample));
-      }
+      added_bytes += InsertSample(s->blocks, Sample{p.ts_ms, p.value}, options_.block_capacity);
       ++added_samples;
 
       switch (s->type) {
