@@ -3,6 +3,7 @@
 
 #include "config/loader.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -110,8 +112,8 @@ std::optional<int64_t> ParseInt64(std::string_view s, bool* out_of_range) {
 // YAML 1.2 core-schema floats, plus what from_chars reads; nullopt if not a number.
 std::optional<double> ParseDouble(std::string_view s) {
   static const std::map<std::string_view, double> kSpecial = {
-      {".inf", HUGE_VAL},   {".Inf", HUGE_VAL},   {".INF", HUGE_VAL},   {"+.inf", HUGE_VAL},
-      {"+.Inf", HUGE_VAL},  {"+.INF", HUGE_VAL},  {"-.inf", -HUGE_VAL}, {"-.Inf", -HUGE_VAL},
+      {".inf", HUGE_VAL},   {".Inf", HUGE_VAL},     {".INF", HUGE_VAL},     {"+.inf", HUGE_VAL},
+      {"+.Inf", HUGE_VAL},  {"+.INF", HUGE_VAL},    {"-.inf", -HUGE_VAL},   {"-.Inf", -HUGE_VAL},
       {"-.INF", -HUGE_VAL}, {".nan", std::nan("")}, {".NaN", std::nan("")}, {".NAN", std::nan("")},
   };
   if (auto it = kSpecial.find(s); it != kSpecial.end()) return it->second;
@@ -194,8 +196,8 @@ std::string RangeMessage(int64_t min, int64_t max, const std::string& got) {
     if (min == 1) return "must be positive (got " + got + ")";
     return "must be at least " + std::to_string(min) + " (got " + got + ")";
   }
-  return "must be between " + std::to_string(min) + " and " + std::to_string(max) + " (got " +
-         got + ")";
+  return "must be between " + std::to_string(min) + " and " + std::to_string(max) + " (got " + got +
+         ")";
 }
 
 std::string FormatBytes(int64_t bytes) {
@@ -304,8 +306,8 @@ void Loader::WalkMap(const YAML::Node& map, const std::string& path,
       ErrorAt(key, key_path, "duplicate key" + where);
       continue;
     }
-    auto field = std::find_if(fields.begin(), fields.end(),
-                              [&](const Field& f) { return f.name == name; });
+    auto field =
+        std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.name == name; });
     if (field == fields.end()) {
       std::vector<std::string_view> known;
       std::string_view best;
@@ -371,17 +373,16 @@ std::optional<int64_t> Loader::DurationMs(const Entry& e, int64_t min_ms) {
   core::Result<int64_t> ms = core::ParseDurationMs(*text);
   if (!ms) {
     std::string message = ms.error().message;
-    bool all_digits = !text->empty() && std::all_of(text->begin(), text->end(), [](char c) {
-      return c >= '0' && c <= '9';
-    });
+    bool all_digits = !text->empty() && std::all_of(text->begin(), text->end(),
+                                                    [](char c) { return c >= '0' && c <= '9'; });
     if (all_digits) message += "; write e.g. " + *text + "s or " + *text + "ms";
     ErrorAt(e, message);
     return std::nullopt;
   }
   if (*ms < min_ms) {
-    ErrorAt(e, min_ms == 1 ? "must be a positive duration (got " + *text + ")"
-                           : "must be at least " + std::to_string(min_ms) + "ms (got " + *text +
-                                 ")");
+    ErrorAt(e, min_ms == 1
+                   ? "must be a positive duration (got " + *text + ")"
+                   : "must be at least " + std::to_string(min_ms) + "ms (got " + *text + ")");
     return std::nullopt;
   }
   return *ms;
@@ -399,9 +400,9 @@ std::optional<int64_t> Loader::Bytes(const Entry& e, int64_t min, int64_t max) {
     return std::nullopt;
   }
   if (out_of_range || *v < min || *v > max) {
-    std::string bounds = max == kInt64Max ? "must be at least " + FormatBytes(min)
-                                          : "must be between " + FormatBytes(min) + " and " +
-                                                FormatBytes(max);
+    std::string bounds = max == kInt64Max
+                             ? "must be at least " + FormatBytes(min)
+                             : "must be between " + FormatBytes(min) + " and " + FormatBytes(max);
     ErrorAt(e, bounds + " (got " + *text + ")");
     return std::nullopt;
   }
@@ -436,8 +437,8 @@ std::optional<double> Loader::FiniteNumber(const Entry& e) {
 
 std::optional<std::vector<double>> Loader::Buckets(const Entry& e) {
   if (!e.value.IsSequence()) {
-    ErrorAt(e, "expected a list of bucket upper bounds such as [1, 5, 10], got " +
-                   Describe(e.value));
+    ErrorAt(e,
+            "expected a list of bucket upper bounds such as [1, 5, 10], got " + Describe(e.value));
     return std::nullopt;
   }
   if (e.value.size() == 0) {
@@ -479,8 +480,9 @@ std::optional<std::string> Loader::ListenAddress(const Entry& e) {
     bool bracketed = host.front() == '[';
     if (bracketed && (host.size() < 3 || host.back() != ']')) ok = false;
     if (!bracketed && host.find(':') != std::string_view::npos) ok = false;  // bare IPv6
-    bool port_ok = !port.empty() && port.size() <= 5 &&
-                   std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+    bool port_ok =
+        !port.empty() && port.size() <= 5 &&
+        std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (!port_ok || std::stoi(std::string(port)) > 65535) ok = false;
   }
   if (!ok) {
@@ -518,29 +520,28 @@ void Set(T& target, std::optional<U> parsed) {
 }
 
 void Loader::Server(const Entry& e, ServerConfig& c) {
-  WalkSection(e, {
-                     {"listen", [&](const Entry& f) { Set(c.listen, ListenAddress(f)); }},
-                     {"num_threads", [&](const Entry& f) { Set(c.num_threads, Int(f, 1, 1024)); }},
-                     {"request_timeout",
-                      [&](const Entry& f) { Set(c.request_timeout_ms, DurationMs(f, 1)); }},
-                     {"shutdown_grace",
-                      [&](const Entry& f) { Set(c.shutdown_grace_ms, DurationMs(f, 0)); }},
-                 });
+  WalkSection(
+      e,
+      {
+          {"listen", [&](const Entry& f) { Set(c.listen, ListenAddress(f)); }},
+          {"num_threads", [&](const Entry& f) { Set(c.num_threads, Int(f, 1, 1024)); }},
+          {"request_timeout", [&](const Entry& f) { Set(c.request_timeout_ms, DurationMs(f, 1)); }},
+          {"shutdown_grace", [&](const Entry& f) { Set(c.shutdown_grace_ms, DurationMs(f, 0)); }},
+      });
 }
 
 void Loader::Storage(const Entry& e, StorageConfig& c) {
-  WalkSection(
-      e, {
-             {"dir", [&](const Entry& f) { Set(c.dir, NonEmptyString(f)); }},
-             {"retention", [&](const Entry& f) { Set(c.retention_ms, DurationMs(f, 1)); }},
-             {"max_memory",
-              [&](const Entry& f) { Set(c.max_memory_bytes, Bytes(f, kMiB, kInt64Max)); }},
-             {"fsync", [&](const Entry& f) { Set(c.fsync, Fsync(f)); }},
-             {"fsync_interval",
-              [&](const Entry& f) { Set(c.fsync_interval_ms, DurationMs(f, 1)); }},
-             {"snapshot_interval",
-              [&](const Entry& f) { Set(c.snapshot_interval_ms, DurationMs(f, 1)); }},
-         });
+  WalkSection(e, {
+                     {"dir", [&](const Entry& f) { Set(c.dir, NonEmptyString(f)); }},
+                     {"retention", [&](const Entry& f) { Set(c.retention_ms, DurationMs(f, 1)); }},
+                     {"max_memory",
+                      [&](const Entry& f) { Set(c.max_memory_bytes, Bytes(f, kMiB, kInt64Max)); }},
+                     {"fsync", [&](const Entry& f) { Set(c.fsync, Fsync(f)); }},
+                     {"fsync_interval",
+                      [&](const Entry& f) { Set(c.fsync_interval_ms, DurationMs(f, 1)); }},
+                     {"snapshot_interval",
+                      [&](const Entry& f) { Set(c.snapshot_interval_ms, DurationMs(f, 1)); }},
+                 });
 }
 
 void Loader::Limits(const Entry& e, LimitsConfig& c) {
@@ -548,18 +549,17 @@ void Loader::Limits(const Entry& e, LimitsConfig& c) {
     return [this, &target](const Entry& f) { Set(target, Int(f, 1, kIntMax)); };
   };
   WalkSection(
-      e, {
-             {"max_body_bytes",
-              [&](const Entry& f) { Set(c.max_body_bytes, Bytes(f, 1, kGiB)); }},
-             {"max_batch_points", positive_int(c.max_batch_points)},
-             {"max_series_per_metric", positive_int(c.max_series_per_metric)},
-             {"max_tags_per_point", positive_int(c.max_tags_per_point)},
-             {"max_tag_key_length", positive_int(c.max_tag_key_length)},
-             {"max_tag_value_bytes", positive_int(c.max_tag_value_bytes)},
-             {"max_name_length", positive_int(c.max_name_length)},
-             {"max_future_skew",
-              [&](const Entry& f) { Set(c.max_future_skew_ms, DurationMs(f, 0)); }},
-         });
+      e,
+      {
+          {"max_body_bytes", [&](const Entry& f) { Set(c.max_body_bytes, Bytes(f, 1, kGiB)); }},
+          {"max_batch_points", positive_int(c.max_batch_points)},
+          {"max_series_per_metric", positive_int(c.max_series_per_metric)},
+          {"max_tags_per_point", positive_int(c.max_tags_per_point)},
+          {"max_tag_key_length", positive_int(c.max_tag_key_length)},
+          {"max_tag_value_bytes", positive_int(c.max_tag_value_bytes)},
+          {"max_name_length", positive_int(c.max_name_length)},
+          {"max_future_skew", [&](const Entry& f) { Set(c.max_future_skew_ms, DurationMs(f, 0)); }},
+      });
 }
 
 std::optional<std::vector<HistogramBuckets>> Loader::HistogramRules(const Entry& e) {
@@ -609,24 +609,86 @@ std::optional<std::vector<HistogramBuckets>> Loader::HistogramRules(const Entry&
 
 void Loader::Exposition(const Entry& e, ExpositionConfig& c) {
   WalkSection(
-      e, {
-             {"histograms", [&](const Entry& f) { Set(c.histograms, HistogramRules(f)); }},
-             {"default_buckets", [&](const Entry& f) { Set(c.default_buckets, Buckets(f)); }},
-             {"series_ttl", [&](const Entry& f) { Set(c.series_ttl_ms, DurationMs(f, 0)); }},
-             {"include_project_label",
-              [&](const Entry& f) { Set(c.include_project_label, Bool(f)); }},
-         });
+      e,
+      {
+          {"histograms", [&](const Entry& f) { Set(c.histograms, HistogramRules(f)); }},
+          {"default_buckets", [&](const Entry& f) { Set(c.default_buckets, Buckets(f)); }},
+          {"series_ttl", [&](const Entry& f) { Set(c.series_ttl_ms, DurationMs(f, 0)); }},
+          {"include_project_label", [&](const Entry& f) { Set(c.include_project_label, Bool(f)); }},
+      });
 }
 
-void Loader::Load(std::string_view text, Config& config) {
-  std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-  if (docs.empty()) return;  // empty, or only comments: all defaults
-  if (docs.size() > 1) {
-    ErrorAt(docs[1], "",
-            "found " + std::to_string(docs.size()) +
-                " YAML documents; a config file holds exactly one (remove the extra '---')");
+// Counts the documents in a YAML stream without building nodes. yaml-cpp 0.7's
+// LoadAll loops forever (allocating) when a document starts with a token its
+// parser cannot use, e.g. a file holding just ",": HandleNextDocument reports a
+// null document without consuming the token. Two documents starting at the same
+// position mean no progress; the scan stops there and reports the token.
+class DocumentScan final : public YAML::EventHandler {
+ public:
+  struct Result {
+    int documents = 0;
+    YAML::Mark second_document;  // where the second document starts, if any
+    bool stuck = false;
+    YAML::Mark stuck_at;
+  };
+
+  static Result Run(const std::string& text) {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    DocumentScan scan;
+    while (parser.HandleNextDocument(scan)) {
+      if (scan.result_.stuck) break;
+    }
+    return scan.result_;
   }
-  const YAML::Node& root = docs[0];
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (result_.documents > 0 && mark.pos == last_start_.pos) {
+      result_.stuck = true;
+      result_.stuck_at = mark;
+      return;
+    }
+    ++result_.documents;
+    if (result_.documents == 2) result_.second_document = mark;
+    last_start_ = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  Result result_;
+  YAML::Mark last_start_;
+};
+
+void Loader::Load(std::string_view text, Config& config) {
+  const std::string yaml(text);
+  // Throws on malformed YAML, before any node is built.
+  DocumentScan::Result scan = DocumentScan::Run(yaml);
+  if (scan.stuck) {
+    const YAML::Mark& m = scan.stuck_at;
+    std::string token = m.pos >= 0 && static_cast<size_t>(m.pos) < yaml.size()
+                            ? " " + Quote(std::string_view(yaml).substr(m.pos, 1))
+                            : "";
+    AddError(OneBased(m.line), OneBased(m.column), "",
+             "invalid YAML: unexpected" + token + " at the start of a document");
+    return;
+  }
+  if (scan.documents == 0) return;  // empty, or only comments: all defaults
+  if (scan.documents > 1) {
+    AddError(OneBased(scan.second_document.line), OneBased(scan.second_document.column), "",
+             "found " + std::to_string(scan.documents) +
+                 " YAML documents; a config file holds exactly one (remove the extra '---')");
+  }
+  const YAML::Node root = YAML::Load(yaml);
   if (root.IsNull()) return;
   if (!root.IsMap()) {
     ErrorAt(root, "",

@@ -71,12 +71,20 @@ TEST(LabelsTest, HashIsStable) {
   EXPECT_EQ(L({{"a", "1"}}).Hash(), L({{"a", "1"}}).Hash());
 }
 
-TEST(LabelsTest, HashBytesIsFnv1a) {
-  EXPECT_EQ(HashBytes(""), 14695981039346656037ull);
-  EXPECT_EQ(HashBytes("a"), 0xaf63dc4c8601ec8cull);
-  EXPECT_EQ(HashBytes("foobar"), 0x85944171f73967e8ull);
-  // Continuing from a seed equals hashing the concatenation.
-  EXPECT_EQ(HashBytes("bar", HashBytes("foo")), HashBytes("foobar"));
+TEST(LabelsTest, HashBytesIsDeterministicAndSpreads) {
+  EXPECT_EQ(HashBytes("foobar"), HashBytes(std::string("foo") + "bar"));
+  EXPECT_NE(HashBytes("foobar"), HashBytes("foobaz"));
+  EXPECT_NE(HashBytes(""), HashBytes(std::string(1, '\0')));  // length is mixed in
+  EXPECT_NE(HashBytes("abc", 1), HashBytes("abc", 2));       // the seed matters
+  // Every tail length (0..7 bytes after 8-byte words) reaches the result.
+  for (size_t n = 1; n < 20; ++n) {
+    SCOPED_TRACE(n);
+    std::string a(n, 'x'), b(n, 'x');
+    b.back() = 'y';
+    EXPECT_NE(HashBytes(a), HashBytes(b));
+  }
+  // Label boundaries matter: ("ab","c") and ("a","bc") hash apart.
+  EXPECT_NE(HashLabel("ab", "c", kLabelsHashSeed), HashLabel("a", "bc", kLabelsHashSeed));
 }
 
 TEST(LabelsTest, ByteSizeGrowsWithLongStrings) {

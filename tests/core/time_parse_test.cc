@@ -57,7 +57,7 @@ TEST(ParseDurationMsTest, BadDurations) {
       "+5m",    "1.5h",       "1h 30m", " 1h",   "1h ",    "5x",     "5M",
       "5H",     "1hh",        "1h-30m", "0x10s", "101y",   "36501d", "99999999999999999999s",
       "1e3s",   "5 m",        "h1",
-      // Products that overflow int64 before the 100-year check.
+      // Products that would overflow int64 before the 100-year check.
       "999999999999y", "999999999999w", "1y999999999999y",
   };
   for (const std::string& text : cases) {
