@@ -172,6 +172,11 @@ void Router::Handle(const core::HttpRequest& req, core::HttpResponse& resp) cons
         resp = core::HttpResponse();
         WriteError(resp, core::MakeError(core::ErrorCode::kInternal,
                                          std::string("internal error: ") + e.what()));
+      } catch (...) {
+        // Handle() promises never to throw; anything else escaping would take
+        // down the civetweb worker thread.
+        resp = core::HttpResponse();
+        WriteError(resp, core::MakeError(core::ErrorCode::kInternal, "internal error"));
       }
     }
   }
