@@ -63,10 +63,13 @@ void AppendLabelsOpen(std::string& out, std::string_view project, const core::La
   for (const core::Label& l : labels.items()) {
     if (!first) out.push_back(',');
     first = false;
-    if (include_project && l.name == "project") {
-      out.append("exported_project");
-    } else if (histogram && l.name == "le") {
-      out.append("exported_le");
+    const bool clashes = (include_project && l.name == "project") || (histogram && l.name == "le");
+    if (clashes) {
+      // Prometheus' convention: prefix `exported_` until the name is free, so a
+      // series that also has an `exported_project` tag keeps both.
+      std::string renamed = "exported_" + l.name;
+      while (labels.Get(renamed) != nullptr) renamed.insert(0, "exported_");
+      out.append(renamed);
     } else {
       out.append(l.name);
     }

@@ -12,7 +12,8 @@ std::string IdempotencyCache::MapKey(const std::string& project, const std::stri
 
 void IdempotencyCache::PurgeExpiredLocked(int64_t now_ms) {
   for (auto it = entries_.begin(); it != entries_.end();) {
-    if (it->second.done && now_ms - it->second.created_ms >= ttl_ms_) {
+    // In-flight entries older than the TTL belong to requests that never finished.
+    if (now_ms - it->second.created_ms >= ttl_ms_) {
       it = entries_.erase(it);
     } else {
       ++it;

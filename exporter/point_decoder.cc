@@ -133,6 +133,13 @@ core::Status ValidateMetricName(std::string_view name, const config::LimitsConfi
                           " is invalid: it must match [A-Za-z_:][A-Za-z0-9_:.\\-/]*",
                       param);
   }
+  if (name.starts_with("tally_") || name.starts_with("tally.") || name.starts_with("tally-") ||
+      name.starts_with("tally/")) {
+    return core::Fail(ErrorCode::kInvalidRequest,
+                      "name " + Quote(name) +
+                          " is reserved: names starting with 'tally_' belong to tally's own metrics",
+                      param);
+  }
   return {};
 }
 

@@ -16,7 +16,7 @@ json ErrorsJson(const std::vector<exporter::PointError>& errors) {
     json item = {{"index", e.index},
                  {"code", core::ErrorCodeName(e.error.code)},
                  {"message", e.error.message}};
-    item["param"] = e.error.param;
+    if (!e.error.param.empty()) item["param"] = e.error.param;  // same shape as single errors
     out.push_back(std::move(item));
   }
   return out;

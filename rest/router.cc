@@ -103,6 +103,7 @@ int Router::Match(const core::HttpRequest& req, std::map<std::string, std::strin
     path_matched = true;
     if (!allowed.empty()) allowed += ", ";
     allowed += r.method;
+    if (r.method == "GET") allowed += ", HEAD";
     if (found < 0 && method_ok) found = static_cast<int>(i);
   }
   return found;

@@ -505,3 +505,19 @@ TEST(ResolveBucketsTest, NoRulesMeansDefaults) {
 
 }  // namespace
 }  // namespace exporter
+
+TEST(ExpositionConflictTest, ProjectAndExportedProjectTagsBothSurvive) {
+  core::FakeClock clock(1'700'000'000'000);
+  store::SeriesStore st(store::SeriesStoreOptions{});
+  std::vector<store::LabelView> tags = {{"exported_project", "a"}, {"project", "b"}};
+  std::vector<store::PointView> points = {
+      {"conflict_gauge", store::MetricType::kGauge, tags, clock.NowMs(), 1}};
+  ASSERT_TRUE(st.Append("default", points, clock.NowMs()));
+  exporter::StoreExposition exposition(st, config::ExpositionConfig{}, clock);
+  std::string out;
+  exposition.RenderText(out);
+  EXPECT_NE(out.find("conflict_gauge{project=\"default\",exported_project=\"a\","
+                     "exported_exported_project=\"b\"} 1"),
+            std::string::npos)
+      << out;
+}

@@ -636,3 +636,15 @@ TEST(PointDecoderTest, LimitsComeFromTheContext) {
 
 }  // namespace
 }  // namespace exporter
+
+TEST(PointDecoderReservedNameTest, RejectsTallyPrefixInEverySpelling) {
+  config::LimitsConfig limits;
+  for (const char* name : {"tally_store_series", "tally.requests", "tally-x", "tally/y"}) {
+    SCOPED_TRACE(name);
+    auto st = exporter::ValidateMetricName(name, limits, "name");
+    ASSERT_FALSE(st);
+    EXPECT_EQ(st.error().param, "name");
+    EXPECT_NE(st.error().message.find("reserved"), std::string::npos);
+  }
+  EXPECT_TRUE(exporter::ValidateMetricName("tallyho", limits, "name"));
+}

@@ -361,7 +361,24 @@ class TallyServer:
             self.stop()
 
 
-class ServerTestCase(unittest.TestCase):
+class DumpLogsOnFailure(unittest.TestCase):
+    """Prints the logs of the processes a test used (see on_failure) right after a
+    test fails or errors."""
+
+    def run(self, result=None):
+        if result is None:
+            return super().run(result)
+        before = len(result.failures) + len(result.errors)
+        out = super().run(result)
+        if len(result.failures) + len(result.errors) > before:
+            self.on_failure()
+        return out
+
+    def on_failure(self) -> None:
+        pass
+
+
+class ServerTestCase(DumpLogsOnFailure):
     """Base class: one shared server per test class (setUpClass), its log printed
     when a test fails, and a graceful stop (exit code 0 asserted) at the end."""
 
@@ -377,16 +394,13 @@ class ServerTestCase(unittest.TestCase):
     def tearDownClass(cls) -> None:
         server = cls.__dict__.get("server")
         if server is not None:
-            if cls.__dict__.get("_failed"):
-                server.dump_log(f"a test in {cls.__name__} failed")
-            server.stop()  # asserts exit code 0
+            server.stop()  # asserts exit code 0, prints the log if not
         super().tearDownClass()
 
-    def tearDown(self) -> None:
-        outcome = getattr(self, "_outcome", None)
-        if outcome is not None and not getattr(outcome, "success", True):
-            type(self)._failed = True
-        super().tearDown()
+    def on_failure(self) -> None:
+        server = type(self).__dict__.get("server")
+        if server is not None:
+            server.dump_log(f"{self.id()} failed")
 
     # Convenience wrappers over the shared server.
     def post(self, path: str, obj_or_raw: Any, headers=None) -> Response:

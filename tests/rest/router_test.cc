@@ -81,7 +81,7 @@ TEST_F(RouterTest, WrongMethodIs405WithAllow) {
   EXPECT_EQ(resp.status, 405);
   EXPECT_EQ(ErrorOf(resp).at("code"), "method_not_allowed");
   ASSERT_NE(ResponseHeader(resp, "Allow"), nullptr);
-  EXPECT_EQ(*ResponseHeader(resp, "Allow"), "GET, DELETE");
+  EXPECT_EQ(*ResponseHeader(resp, "Allow"), "GET, HEAD, DELETE");
   EXPECT_EQ(handled_, 0);
 }
 
