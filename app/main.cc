@@ -26,7 +26,7 @@ int CheckConfig(const std::string& path) {
 }
 
 int Serve(const std::string& config_path, const std::string& listen, const std::string& data_dir,
-          const std::string& port_file) {
+          const std::string& port_file, bool wal_repair) {
   config::Config cfg;
   if (!config_path.empty()) {
     config::LoadResult result = config::LoadConfigFile(config_path);
@@ -48,7 +48,7 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   core::SystemClock clock;
-  app::Server server(cfg, clock);
+  app::Server server(cfg, clock, app::Server::Flags{wal_repair});
   if (auto st = server.Start(); !st) {
     spdlog::error("{}", st.error().message);
     return 1;
@@ -85,6 +85,10 @@ int main(int argc, char** argv) {
   serve->add_option("--listen", listen, "host:port to listen on (overrides server.listen)");
   serve->add_option("--data-dir", data_dir, "data directory (overrides storage.dir)");
   serve->add_option("--port-file", port_file, "write the bound port to this file once listening");
+  bool wal_repair = false;
+  serve->add_flag("--wal-repair", wal_repair,
+                  "if the WAL is damaged before its last segment, keep every record before the "
+                  "damage and drop the rest (default: refuse to start)");
 
   std::string check_path;
   auto* check = cli.add_subcommand("check-config", "validate a config file; exit 0 if valid, 1 if not");
@@ -93,7 +97,7 @@ int main(int argc, char** argv) {
   auto* version = cli.add_subcommand("version", "print the version");
 
   CLI11_PARSE(cli, argc, argv);
-  if (*serve) return Serve(config_path, listen, data_dir, port_file);
+  if (*serve) return Serve(config_path, listen, data_dir, port_file, wal_repair);
   if (*check) return CheckConfig(check_path);
   if (*version) {
     std::cout << "tally " << app::kVersion << "\n";

@@ -14,11 +14,71 @@
 #include "rest/request_context.h"
 #include "rest/router.h"
 #include "rest/system_routes.h"
+#include "core/env.h"
 #include "store/series_store.h"
+#include "store/wal.h"
 
 namespace app {
 
+// WAL counters for /metrics, read from the Wal and the replay at scrape time.
+class WalCollectable : public prometheus::Collectable {
+ public:
+  WalCollectable(const store::Wal& wal, store::WalReplayStats replay, double replay_seconds)
+      : wal_(wal), replay_(std::move(replay)), replay_seconds_(replay_seconds) {}
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    const store::WalStats s = wal_.Stats();
+    std::vector<prometheus::MetricFamily> out;
+    auto add = [&](const char* name, const char* help, prometheus::MetricType type, double v) {
+      prometheus::MetricFamily f;
+      f.name = name;
+      f.help = help;
+      f.type = type;
+      prometheus::ClientMetric m;
+      if (type == prometheus::MetricType::Counter) {
+        m.counter.value = v;
+      } else {
+        m.gauge.value = v;
+      }
+      f.metric.push_back(m);
+      out.push_back(std::move(f));
+    };
+    using T = prometheus::MetricType;
+    add("tally_wal_records_total", "Records appended to the WAL", T::Counter,
+        static_cast<double>(s.appended_records));
+    add("tally_wal_bytes_total", "Bytes appended to the WAL", T::Counter,
+        static_cast<double>(s.appended_bytes));
+    add("tally_wal_fsyncs_total", "fdatasync calls on the WAL (group commit shares them)",
+        T::Counter, static_cast<double>(s.syncs));
+    add("tally_wal_failures_total", "Failed WAL writes or syncs (requests answered 503)",
+        T::Counter, static_cast<double>(s.failures));
+    add("tally_wal_segment", "Number of the WAL segment being written", T::Gauge,
+        static_cast<double>(s.current_segment));
+    add("tally_wal_replayed_records", "Records replayed from the WAL at start-up", T::Gauge,
+        static_cast<double>(replay_.records));
+    add("tally_wal_truncated_bytes", "Bytes of damaged WAL tail truncated at start-up", T::Gauge,
+        static_cast<double>(replay_.truncated_bytes + replay_.dropped_bytes));
+    add("tally_wal_replay_seconds", "Time the start-up WAL replay took", T::Gauge,
+        replay_seconds_);
+    return out;
+  }
+
+ private:
+  const store::Wal& wal_;
+  const store::WalReplayStats replay_;
+  const double replay_seconds_;
+};
+
 struct Server::Parts {
+  core::PosixEnv env;
+  std::unique_ptr<store::Wal> wal;
+  // Set after the replay; empty until then.
+  struct Deferred : prometheus::Collectable {
+    std::unique_ptr<WalCollectable> inner;
+    std::atomic<bool> set{false};
+    std::vector<prometheus::MetricFamily> Collect() const override {
+      return set.load() ? inner->Collect() : std::vector<prometheus::MetricFamily>{};
+    }
+  } wal_metrics;
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<store::SeriesStore> store;
   std::unique_ptr<exporter::StoreExposition> store_exposition;
@@ -27,11 +87,42 @@ struct Server::Parts {
   rest::DefaultProjectAuthenticator auth;
   std::unique_ptr<rest::Router> router;
   std::unique_ptr<core::HttpServer> http;
-  std::atomic<bool> ready{false};
+  std::atomic<bool> ready{false};        // /readyz: false during replay and shutdown
+  std::atomic<bool> ingest_open{false};  // ingest accepted: true once the WAL is open
 };
 
 Server::Server(config::Config config, const core::Clock& clock)
-    : config_(std::move(config)), clock_(clock) {}
+    : Server(std::move(config), clock, Flags{}) {}
+
+Server::Server(config::Config config, const core::Clock& clock, Flags flags)
+    : config_(std::move(config)), clock_(clock), flags_(flags) {}
+
+core::Status Server::OpenWal() {
+  Parts& p = *parts_;
+  const std::string dir = config_.storage.dir + "/wal";
+  const int64_t start_ns = clock_.MonotonicNs();
+  auto replay = store::Wal::Replay(
+      p.env, dir, /*first_segment=*/0, flags_.wal_repair,
+      [&](uint8_t type, std::string_view payload) { return p.ingest->Replay(type, payload); });
+  if (!replay) return core::Unexpected(replay.error());
+  const double seconds = static_cast<double>(clock_.MonotonicNs() - start_ns) / 1e9;
+  for (const std::string& note : replay->notes) spdlog::warn("WAL: {}", note);
+  spdlog::info("WAL: replayed {} records ({} bytes, {} segments) in {:.3f}s", replay->records,
+               replay->bytes, replay->segments, seconds);
+  store::WalOptions options;
+  options.dir = dir;
+  switch (config_.storage.fsync) {
+    case config::FsyncPolicy::kAlways: options.sync = store::WalSync::kAlways; break;
+    case config::FsyncPolicy::kInterval: options.sync = store::WalSync::kInterval; break;
+    case config::FsyncPolicy::kNever: options.sync = store::WalSync::kNever; break;
+  }
+  auto wal = store::Wal::Open(p.env, options);
+  if (!wal) return core::Unexpected(wal.error());
+  p.wal = std::move(*wal);
+  p.wal_metrics.inner = std::make_unique<WalCollectable>(*p.wal, *replay, seconds);
+  p.wal_metrics.set.store(true);
+  return {};
+}
 
 Server::~Server() { Stop(); }
 
@@ -55,13 +146,16 @@ core::Status Server::Start() {
   p.store = std::make_unique<store::SeriesStore>(store_options);
   p.store_exposition =
       std::make_unique<exporter::StoreExposition>(*p.store, config_.exposition, clock_);
-  p.ingest = std::make_unique<exporter::IngestService>(
-      *p.store, exporter::IngestOptions{config_.limits, config_.storage.retention_ms}, clock_,
-      *p.registry);
+  exporter::IngestOptions ingest_options{config_.limits, config_.storage.retention_ms};
+  ingest_options.idempotency = &p.idempotency;
+  p.ingest = std::make_unique<exporter::IngestService>(*p.store, ingest_options, clock_,
+                                                       *p.registry);
   p.router = std::make_unique<rest::Router>(p.auth, clock_, *p.registry);
-  rest::AddSystemRoutes(*p.router, {p.store_exposition.get(), {p.registry.get()}, &p.ready,
+  rest::AddSystemRoutes(*p.router, {p.store_exposition.get(),
+                                    {p.registry.get(), &p.wal_metrics},
+                                    &p.ready,
                                     std::string(kVersion)});
-  rest::AddMetricsRoutes(*p.router, *p.ingest, p.idempotency, clock_);
+  rest::AddMetricsRoutes(*p.router, *p.ingest, p.idempotency, clock_, &p.ingest_open);
 
   core::HttpServerOptions http_options;
   http_options.listen = config_.server.listen;
@@ -74,8 +168,19 @@ core::Status Server::Start() {
                                               core::HttpResponse& resp) { router->Handle(req, resp); });
   if (!http) return core::Unexpected(http.error());
   p.http = std::move(*http);
+  // Serve /healthz and /readyz (false) while the WAL replays; ingest answers
+  // 503 until the log is open.
+  if (auto st = OpenWal(); !st) {
+    p.http->Stop();
+    return st;
+  }
+  p.ingest->SetWal(p.wal.get());
+  p.ingest_open.store(true);
   p.ready.store(true);
   retention_thread_ = std::thread([this] { RetentionLoop(); });
+  if (config_.storage.fsync == config::FsyncPolicy::kInterval) {
+    wal_sync_thread_ = std::thread([this] { WalSyncLoop(); });
+  }
   return {};
 }
 
@@ -91,6 +196,17 @@ void Server::RetentionLoop() {
   }
 }
 
+void Server::WalSyncLoop() {
+  std::unique_lock lock(runner_mu_);
+  while (!stopping_) {
+    runner_cv_.wait_for(lock, std::chrono::milliseconds(config_.storage.fsync_interval_ms));
+    if (stopping_) break;
+    lock.unlock();
+    if (auto st = parts_->wal->Sync(); !st) spdlog::error("WAL sync: {}", st.error().message);
+    lock.lock();
+  }
+}
+
 void Server::Stop() {
   if (!parts_) return;
   parts_->ready.store(false);
@@ -100,7 +216,11 @@ void Server::Stop() {
   }
   runner_cv_.notify_all();
   if (retention_thread_.joinable()) retention_thread_.join();
+  if (wal_sync_thread_.joinable()) wal_sync_thread_.join();
   if (parts_->http) parts_->http->Stop();  // in-flight requests finish first
+  if (parts_->wal) {
+    if (auto st = parts_->wal->Sync(); !st) spdlog::error("WAL sync: {}", st.error().message);
+  }
   parts_.reset();
 }
 

@@ -18,7 +18,11 @@ namespace app {
 
 class Server {
  public:
+  struct Flags {
+    bool wal_repair = false;  // keep the records before mid-log WAL damage, drop the rest
+  };
   Server(config::Config config, const core::Clock& clock);
+  Server(config::Config config, const core::Clock& clock, Flags flags);
   ~Server();
 
   // Builds the modules and starts listening. Fails when the port is busy.
@@ -31,15 +35,19 @@ class Server {
  private:
   struct Parts;
   void RetentionLoop();
+  void WalSyncLoop();
+  core::Status OpenWal();
 
   config::Config config_;
   const core::Clock& clock_;
+  const Flags flags_;
   std::unique_ptr<Parts> parts_;
 
   std::mutex runner_mu_;
   std::condition_variable runner_cv_;
   bool stopping_ = false;  // guarded by runner_mu_
   std::thread retention_thread_;
+  std::thread wal_sync_thread_;
 };
 
 }  // namespace app

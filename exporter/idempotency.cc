@@ -63,6 +63,17 @@ void IdempotencyCache::Abandon(const std::string& project, const std::string& ke
   entries_.erase(MapKey(project, key));
 }
 
+void IdempotencyCache::Restore(const std::string& project, const std::string& key,
+                               const std::string& body_hash, StoredResponse response,
+                               int64_t created_ms) {
+  std::lock_guard lock(mu_);
+  Entry& e = entries_[MapKey(project, key)];
+  e.body_hash = body_hash;
+  e.done = true;
+  e.response = std::move(response);
+  e.created_ms = created_ms;
+}
+
 size_t IdempotencyCache::size() const {
   std::lock_guard lock(mu_);
   return entries_.size();

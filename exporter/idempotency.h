@@ -37,6 +37,10 @@ class IdempotencyCache {
                     const std::string& body_hash, int64_t now_ms);
   void Complete(const std::string& project, const std::string& key, StoredResponse response);
   void Abandon(const std::string& project, const std::string& key);
+  // Re-creates a completed entry (WAL replay); `created_ms` is when the first
+  // request was answered, so the 24 h window is kept across restarts.
+  void Restore(const std::string& project, const std::string& key, const std::string& body_hash,
+               StoredResponse response, int64_t created_ms);
 
   size_t size() const;
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "exporter/ingest_record.h"
+
 namespace exporter {
 
 IngestService::DecoderLease::~DecoderLease() {
@@ -29,6 +31,7 @@ IngestService::IngestService(store::SeriesStore& store, IngestOptions options,
                     core::ErrorCode::kCardinalityLimit, core::ErrorCode::kUnavailable}) {
     rejected_.Add({{"reason", std::string(core::ErrorCodeName(code))}});
   }
+  wal_ = options_.wal;
 }
 
 IngestService::DecoderLease IngestService::AcquireDecoder() {
@@ -57,39 +60,99 @@ void IngestService::CountRejectedRequest(const core::Error& error, size_t points
 
 core::Result<IngestOutcome> IngestService::Store(std::string_view project,
                                                  const DecodedBatch& batch) {
+  IngestOutcome result;
+  auto stored = Store(
+      project, batch,
+      [&](const IngestOutcome& outcome) {
+        result = outcome;
+        return StoredResponse{200, ""};
+      },
+      nullptr);
+  if (!stored) return core::Unexpected(stored.error());
+  return result;
+}
+
+core::Result<StoredResponse> IngestService::Store(std::string_view project,
+                                                  const DecodedBatch& batch,
+                                                  const ResponseFn& respond,
+                                                  const IdempotencyIntent* idempotency) {
   IngestOutcome outcome;
   outcome.errors = batch.errors;
   for (const PointError& e : batch.errors) CountRejected(e.error.code, 1);
-  if (!batch.points.empty()) {
-    std::vector<store::PointView> views;
-    views.reserve(batch.points.size());
-    for (const DecodedPoint& p : batch.points) views.push_back(p.View());
-    auto stored = store_.Append(project, views, clock_.NowMs());
-    if (!stored) {
-      CountRejected(stored.error().code, static_cast<double>(batch.points.size()));
-      return core::Unexpected(stored.error());
+  std::vector<store::PointView> views;
+  views.reserve(batch.points.size());
+  for (const DecodedPoint& p : batch.points) views.push_back(p.View());
+  const int64_t now_ms = clock_.NowMs();
+
+  store::Reservation reservation;
+  if (!views.empty()) {
+    auto reserved = store_.Reserve(project, views, now_ms);
+    if (!reserved) {
+      CountRejected(reserved.error().code, static_cast<double>(views.size()));
+      return core::Unexpected(reserved.error());
     }
-    bool store_rejected = false;
-    for (size_t i = 0; i < stored->size(); ++i) {
-      if ((*stored)[i]) {
-        CountRejected((*stored)[i]->code, 1);
-        core::Error err = std::move(*(*stored)[i]);
-        if (batch.is_batch) {
-          err.param = "points[" + std::to_string(batch.points[i].index) + "]." + err.param;
-        }
-        outcome.errors.push_back({batch.points[i].index, std::move(err)});
-        store_rejected = true;
-      } else {
-        ++outcome.accepted;
+    reservation = std::move(*reserved);
+  }
+  bool store_rejected = false;
+  std::vector<store::PointView> accepted;
+  accepted.reserve(views.size());
+  for (size_t i = 0; i < reservation.outcomes.size(); ++i) {
+    if (reservation.outcomes[i]) {
+      core::Error err = *reservation.outcomes[i];
+      if (batch.is_batch) {
+        err.param = "points[" + std::to_string(batch.points[i].index) + "]." + err.param;
       }
-    }
-    if (store_rejected) {
-      std::sort(outcome.errors.begin(), outcome.errors.end(),
-                [](const PointError& a, const PointError& b) { return a.index < b.index; });
+      outcome.errors.push_back({batch.points[i].index, std::move(err)});
+      store_rejected = true;
+    } else {
+      accepted.push_back(views[i]);
     }
   }
+  outcome.accepted = accepted.size();
+  if (store_rejected) {
+    std::sort(outcome.errors.begin(), outcome.errors.end(),
+              [](const PointError& a, const PointError& b) { return a.index < b.index; });
+  }
+  StoredResponse response = respond(outcome);
+
+  if (wal_ != nullptr && (!accepted.empty() || idempotency != nullptr)) {
+    std::optional<IdempotencyRecord> idem;
+    if (idempotency != nullptr) {
+      idem = IdempotencyRecord{idempotency->key, idempotency->body_hash, response.status,
+                               response.body};
+    }
+    std::string record;
+    EncodeIngestRecord(now_ms, project, idem, accepted, record);
+    if (auto st = wal_->Append(kWalRecordPoints, record); !st) {
+      CountRejected(core::ErrorCode::kUnavailable, static_cast<double>(accepted.size()));
+      return core::Fail(core::ErrorCode::kUnavailable,
+                        "could not make the points durable (" + st.error().message +
+                            "); nothing was stored, retry later");
+    }
+  }
+  if (!views.empty()) store_.Commit(reservation, views, now_ms);
+  for (const PointError& e : outcome.errors) {
+    if (e.error.code != core::ErrorCode::kInvalidRequest) CountRejected(e.error.code, 1);
+  }
   accepted_.Increment(static_cast<double>(outcome.accepted));
-  return outcome;
+  return response;
+}
+
+core::Status IngestService::Replay(uint8_t type, std::string_view payload) {
+  if (type != kWalRecordPoints) {
+    return core::Fail(core::ErrorCode::kInternal,
+                      "unknown WAL record type " + std::to_string(type));
+  }
+  auto rec = DecodeIngestRecord(payload);
+  if (!rec) return core::Unexpected(rec.error());
+  if (!rec->points.empty()) store_.AppendUnchecked(rec->project, rec->points, rec->ingest_ms);
+  if (rec->idempotency && options_.idempotency != nullptr) {
+    options_.idempotency->Restore(std::string(rec->project), rec->idempotency->key,
+                                  rec->idempotency->body_hash,
+                                  {rec->idempotency->status, rec->idempotency->response},
+                                  rec->ingest_ms);
+  }
+  return {};
 }
 
 }  // namespace exporter

@@ -6,6 +6,7 @@
 // Thread-safe.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -18,14 +19,29 @@
 
 #include "config/config.h"
 #include "core/clock.h"
+#include "exporter/idempotency.h"
 #include "exporter/point_decoder.h"
 #include "store/series_store.h"
+#include "store/wal.h"
 
 namespace exporter {
 
 struct IngestOptions {
   config::LimitsConfig limits;
   int64_t retention_ms = 15LL * 86'400'000;
+  // When set, every accepted batch is logged here before it becomes visible,
+  // and a request is answered only once its record is durable (DESIGN.md
+  // section 4). Not owned. Can also be set later with SetWal.
+  store::Wal* wal = nullptr;
+  // Restored from the WAL on replay. Not owned; may be null.
+  IdempotencyCache* idempotency = nullptr;
+};
+
+// The idempotency key of a request and its body hash, persisted with the
+// points so a retry after a restart gets the first response.
+struct IdempotencyIntent {
+  std::string key;
+  std::string body_hash;
 };
 
 // The result of storing a decoded request.
@@ -57,9 +73,27 @@ class IngestService {
   DecoderLease AcquireDecoder();
   DecodeContext MakeDecodeContext() const;
 
-  // Stores the valid points of `batch` under `project`. Fails as a whole (nothing
-  // stored) when the store is unavailable (memory ceiling).
+  // Builds the HTTP response for an outcome (rest/ knows the JSON shapes).
+  using ResponseFn = std::function<StoredResponse(const IngestOutcome&)>;
+
+  // Stores the valid points of `batch` under `project`: reserve series (types,
+  // cardinality, memory), log the accepted points with `idempotency` and the
+  // response to the WAL and wait until durable, then make them visible. Fails
+  // as a whole (nothing stored) with kUnavailable when the memory ceiling is
+  // reached or the WAL cannot be written.
+  core::Result<StoredResponse> Store(std::string_view project, const DecodedBatch& batch,
+                                     const ResponseFn& respond,
+                                     const IdempotencyIntent* idempotency);
+
+  // The same without an HTTP response (tests, internal callers).
   core::Result<IngestOutcome> Store(std::string_view project, const DecodedBatch& batch);
+
+  // Starts logging accepted batches to `wal` (after the start-up replay).
+  // REQUIRES: no Store() call runs concurrently.
+  void SetWal(store::Wal* wal) { wal_ = wal; }
+
+  // Applies one WAL record during start-up replay.
+  core::Status Replay(uint8_t type, std::string_view payload);
 
   // Counts a request rejected as a whole (malformed body etc.) by reason.
   void CountRejectedRequest(const core::Error& error, size_t points);
@@ -72,6 +106,8 @@ class IngestService {
   const core::Clock& clock_;
   prometheus::Counter& accepted_;
   prometheus::Family<prometheus::Counter>& rejected_;
+
+  store::Wal* wal_ = nullptr;
 
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<PointDecoder>> pool_;  // guarded by pool_mu_

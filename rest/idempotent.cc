@@ -26,12 +26,13 @@ core::Result<std::optional<std::string>> ResolveIdempotencyKey(
 void RunIdempotent(exporter::IdempotencyCache& cache, const core::Clock& clock,
                    const std::string& project, const std::optional<std::string>& key,
                    const std::string& body, core::HttpResponse& resp,
-                   const std::function<void(core::HttpResponse&)>& work) {
+                   const std::function<void(core::HttpResponse&)>& work,
+                   const std::string* body_hash) {
   if (!key) {
     work(resp);
     return;
   }
-  const std::string hash = core::Sha256Hex(body);
+  const std::string hash = body_hash != nullptr ? *body_hash : core::Sha256Hex(body);
   auto begin = cache.Begin(project, *key, hash, clock.NowMs());
   switch (begin.outcome) {
     case exporter::IdempotencyCache::Outcome::kReused:

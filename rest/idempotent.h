@@ -19,7 +19,8 @@ namespace rest {
 void RunIdempotent(exporter::IdempotencyCache& cache, const core::Clock& clock,
                    const std::string& project, const std::optional<std::string>& key,
                    const std::string& body, core::HttpResponse& resp,
-                   const std::function<void(core::HttpResponse&)>& work);
+                   const std::function<void(core::HttpResponse&)>& work,
+                   const std::string* body_hash = nullptr);
 
 // The key from the `Idempotency-Key` header and/or the body's `idempotency_key`.
 // Both present and different -> error naming `idempotency_key`.

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/digest.h"
 #include "rest/error_response.h"
 #include "rest/idempotent.h"
 
@@ -29,7 +30,14 @@ std::string Dump(const json& j) {
 enum class Kind { kReport, kBatch };
 
 void Ingest(Kind kind, exporter::IngestService& ingest, exporter::IdempotencyCache& idempotency,
-            const core::Clock& clock, const Call& call, core::HttpResponse& resp) {
+            const core::Clock& clock, const std::atomic<bool>* ready, const Call& call,
+            core::HttpResponse& resp) {
+  if (ready != nullptr && !ready->load()) {
+    WriteError(resp, core::MakeError(core::ErrorCode::kUnavailable,
+                                     "not ready: replaying the write-ahead log; retry shortly"));
+    resp.SetHeader("Retry-After", "1");
+    return;
+  }
   auto decoder = ingest.AcquireDecoder();
   const exporter::DecodeContext dctx = ingest.MakeDecodeContext();
   auto decoded = kind == Kind::kReport ? decoder->DecodeReport(call.req.body, dctx)
@@ -44,40 +52,49 @@ void Ingest(Kind kind, exporter::IngestService& ingest, exporter::IdempotencyCac
     WriteError(resp, key.error());
     return;
   }
-  RunIdempotent(idempotency, clock, call.ctx.project_id, *key, call.req.body, resp,
-                [&](core::HttpResponse& r) {
-                  auto outcome = ingest.Store(call.ctx.project_id, *decoded);
-                  if (!outcome) {
-                    WriteError(r, outcome.error());
-                    return;
-                  }
-                  if (kind == Kind::kReport) {
-                    if (!outcome->errors.empty()) {
-                      WriteError(r, outcome->errors.front().error);
-                      return;
-                    }
-                    r.status = 200;
-                    r.body = R"({"ok":true})";
-                    return;
-                  }
-                  r.status = 200;
-                  r.body = Dump(json{{"accepted", outcome->accepted},
-                                     {"rejected", outcome->errors.size()},
-                                     {"errors", ErrorsJson(outcome->errors)}});
-                });
+  std::optional<exporter::IdempotencyIntent> intent;
+  if (*key) intent = exporter::IdempotencyIntent{**key, core::Sha256Hex(call.req.body)};
+  auto respond = [kind](const exporter::IngestOutcome& outcome) {
+    if (kind == Kind::kReport) {
+      if (!outcome.errors.empty()) {
+        const core::Error& e = outcome.errors.front().error;
+        return exporter::StoredResponse{HttpStatusFor(e.code), ErrorBody(e)};
+      }
+      return exporter::StoredResponse{200, R"({"ok":true})"};
+    }
+    return exporter::StoredResponse{
+        200, Dump(json{{"accepted", outcome.accepted},
+                       {"rejected", outcome.errors.size()},
+                       {"errors", ErrorsJson(outcome.errors)}})};
+  };
+  RunIdempotent(
+      idempotency, clock, call.ctx.project_id, *key, call.req.body, resp,
+      [&](core::HttpResponse& r) {
+        auto stored = ingest.Store(call.ctx.project_id, *decoded, respond,
+                                   intent ? &*intent : nullptr);
+        if (!stored) {
+          WriteError(r, stored.error());
+          return;
+        }
+        r.status = stored->status;
+        r.content_type = "application/json";
+        r.body = std::move(stored->body);
+      },
+      intent ? &intent->body_hash : nullptr);
 }
 
 }  // namespace
 
 void AddMetricsRoutes(Router& router, exporter::IngestService& ingest,
-                      exporter::IdempotencyCache& idempotency, const core::Clock& clock) {
+                      exporter::IdempotencyCache& idempotency, const core::Clock& clock,
+                      const std::atomic<bool>* ready) {
   router.Add(Route{"POST", "/v1/metrics/report", "metrics.report", false, true, "metrics:write",
-                   [&](const Call& call, core::HttpResponse& resp) {
-                     Ingest(Kind::kReport, ingest, idempotency, clock, call, resp);
+                   [&ingest, &idempotency, &clock, ready](const Call& call, core::HttpResponse& resp) {
+                     Ingest(Kind::kReport, ingest, idempotency, clock, ready, call, resp);
                    }});
   router.Add(Route{"POST", "/v1/metrics/batch", "metrics.batch", false, true, "metrics:write",
-                   [&](const Call& call, core::HttpResponse& resp) {
-                     Ingest(Kind::kBatch, ingest, idempotency, clock, call, resp);
+                   [&ingest, &idempotency, &clock, ready](const Call& call, core::HttpResponse& resp) {
+                     Ingest(Kind::kBatch, ingest, idempotency, clock, ready, call, resp);
                    }});
 }
 

@@ -1,6 +1,8 @@
 // Routes of the metrics family: POST /v1/metrics/report, POST /v1/metrics/batch.
 #pragma once
 
+#include <atomic>
+
 #include "core/clock.h"
 #include "exporter/idempotency.h"
 #include "exporter/ingest_service.h"
@@ -9,7 +11,9 @@
 namespace rest {
 
 // The services must outlive the router.
+// While `ready` is false (start-up WAL replay) ingest answers 503.
 void AddMetricsRoutes(Router& router, exporter::IngestService& ingest,
-                      exporter::IdempotencyCache& idempotency, const core::Clock& clock);
+                      exporter::IdempotencyCache& idempotency, const core::Clock& clock,
+                      const std::atomic<bool>* ready = nullptr);
 
 }  // namespace rest

@@ -155,16 +155,76 @@ SeriesStore::Shard& SeriesStore::ShardFor(std::string_view project, std::string_
   return *shards_[h & (kNumShards - 1)];
 }
 
+namespace {
+
+// Applies one sample to a series: time-ordered insert plus running aggregates.
+// Returns the change in bytes reserved. REQUIRES: the series' shard lock held.
+int64_t ApplySample(Series& s, const PointView& p, int64_t now_ms, size_t block_capacity) {
+  const int64_t bytes = InsertSample(s.blocks, Sample{p.ts_ms, p.value}, block_capacity);
+  switch (s.type) {
+    case MetricType::kCounter:
+      s.counter_total += p.value;
+      break;
+    case MetricType::kGauge:
+      break;
+    case MetricType::kTiming:
+    case MetricType::kDistribution: {
+      ++s.observations;
+      s.observation_sum += p.value;
+      const auto& b = *s.bounds;
+      auto first = std::lower_bound(b.begin(), b.end(), p.value);  // le is inclusive
+      for (auto k = static_cast<size_t>(first - b.begin()); k < b.size(); ++k) {
+        ++s.bucket_counts[k];
+      }
+      break;
+    }
+  }
+  if (p.ts_ms >= s.last_ts_ms) {
+    s.last_ts_ms = p.ts_ms;
+    s.last_value = p.value;
+  }
+  s.updated_at_ms = now_ms;
+  return bytes;
+}
+
+}  // namespace
+
 core::Result<std::vector<AppendOutcome>> SeriesStore::Append(std::string_view project,
                                                              std::span<const PointView> points,
                                                              int64_t now_ms) {
-  if (memory_bytes_.load(std::memory_order_relaxed) >= options_.max_memory_bytes) {
+  auto reservation = Reserve(project, points, now_ms);
+  if (!reservation) return core::Unexpected(reservation.error());
+  Commit(*reservation, points, now_ms);
+  return std::move(reservation->outcomes);
+}
+
+void SeriesStore::AppendUnchecked(std::string_view project, std::span<const PointView> points,
+                                  int64_t now_ms) {
+  auto reservation = ReserveImpl(project, points, now_ms, /*enforce_limits=*/false);
+  if (reservation) Commit(*reservation, points, now_ms);
+}
+
+core::Result<Reservation> SeriesStore::Reserve(std::string_view project,
+                                               std::span<const PointView> points,
+                                               int64_t now_ms) {
+  return ReserveImpl(project, points, now_ms, /*enforce_limits=*/true);
+}
+
+core::Result<Reservation> SeriesStore::ReserveImpl(std::string_view project,
+                                                   std::span<const PointView> points,
+                                                   int64_t now_ms, bool enforce_limits) {
+  (void)now_ms;
+  if (enforce_limits &&
+      memory_bytes_.load(std::memory_order_relaxed) >= options_.max_memory_bytes) {
     return core::Fail(core::ErrorCode::kUnavailable,
                       "storage.max_memory reached (" + std::to_string(options_.max_memory_bytes) +
                           " bytes): ingest is paused until retention frees memory or the "
                           "limit is raised");
   }
-  std::vector<AppendOutcome> outcomes(points.size());
+  Reservation reservation;
+  std::vector<AppendOutcome>& outcomes = reservation.outcomes;
+  outcomes.resize(points.size());
+  reservation.ids.assign(points.size(), 0);
 
   // Visit points shard by shard so each shard lock is taken once per batch,
   // keeping the order of points within a series.
@@ -179,7 +239,7 @@ core::Result<std::vector<AppendOutcome>> SeriesStore::Append(std::string_view pr
 
   std::string key;
   int64_t added_bytes = 0;
-  uint64_t added_series = 0, added_samples = 0, added_metrics = 0;
+  uint64_t added_series = 0, added_metrics = 0;
   size_t pos = 0;
   while (pos < order.size()) {
     Shard& shard = *shards_[shard_of[order[pos]]];
@@ -227,7 +287,7 @@ core::Result<std::vector<AppendOutcome>> SeriesStore::Append(std::string_view pr
         }
       }
       if (s == nullptr) {
-        if (meta->series_count >= options_.max_series_per_metric) {
+        if (enforce_limits && meta->series_count >= options_.max_series_per_metric) {
           outcomes[i] = core::MakeError(
               core::ErrorCode::kCardinalityLimit,
               "metric '" + std::string(p.name) + "' already has " +
@@ -263,39 +323,40 @@ core::Result<std::vector<AppendOutcome>> SeriesStore::Append(std::string_view pr
         s = &ns;
       }
 
-      added_bytes += InsertSample(s->blocks, Sample{p.ts_ms, p.value}, options_.block_capacity);
-      ++added_samples;
-
-      switch (s->type) {
-        case MetricType::kCounter:
-          s->counter_total += p.value;
-          break;
-        case MetricType::kGauge:
-          break;
-        case MetricType::kTiming:
-        case MetricType::kDistribution: {
-          ++s->observations;
-          s->observation_sum += p.value;
-          const auto& b = *s->bounds;
-          auto first = std::lower_bound(b.begin(), b.end(), p.value);  // le is inclusive
-          for (auto k = static_cast<size_t>(first - b.begin()); k < b.size(); ++k) {
-            ++s->bucket_counts[k];
-          }
-          break;
-        }
-      }
-      if (p.ts_ms >= s->last_ts_ms) {
-        s->last_ts_ms = p.ts_ms;
-        s->last_value = p.value;
-      }
-      s->updated_at_ms = now_ms;
+      reservation.ids[i] = s->id;
     }
   }
   memory_bytes_.fetch_add(added_bytes, std::memory_order_relaxed);
   series_count_.fetch_add(added_series, std::memory_order_relaxed);
-  sample_count_.fetch_add(added_samples, std::memory_order_relaxed);
   metric_count_.fetch_add(added_metrics, std::memory_order_relaxed);
-  return outcomes;
+  return reservation;
+}
+
+void SeriesStore::Commit(const Reservation& reservation, std::span<const PointView> points,
+                         int64_t now_ms) {
+  // Group by shard (the id's low bits) so each shard lock is taken once, keeping
+  // the order of points within a series.
+  std::vector<uint32_t> order;
+  order.reserve(points.size());
+  for (size_t i = 0; i < points.size(); ++i) {
+    if (!reservation.outcomes[i]) order.push_back(static_cast<uint32_t>(i));
+  }
+  auto shard_no = [&](uint32_t i) { return reservation.ids[i] & (kNumShards - 1); };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](uint32_t a, uint32_t b) { return shard_no(a) < shard_no(b); });
+  int64_t added_bytes = 0;
+  size_t pos = 0;
+  while (pos < order.size()) {
+    Shard& shard = *shards_[shard_no(order[pos])];
+    std::unique_lock lock(shard.mu);
+    for (; pos < order.size() && shard_no(order[pos]) == shard.shard_no; ++pos) {
+      const uint32_t i = order[pos];
+      Series& s = shard.series[reservation.ids[i] >> kShardBits];
+      added_bytes += ApplySample(s, points[i], now_ms, options_.block_capacity);
+    }
+  }
+  memory_bytes_.fetch_add(added_bytes, std::memory_order_relaxed);
+  sample_count_.fetch_add(order.size(), std::memory_order_relaxed);
 }
 
 std::optional<MetricType> SeriesStore::TypeOf(std::string_view project,

@@ -92,6 +92,13 @@ struct EqualMatcher {
 // What Append says about one point: stored, or why not.
 using AppendOutcome = std::optional<core::Error>;
 
+// The first phase of an append: per point, an outcome and (when accepted) the
+// series it goes to. Series exist after Reserve; samples arrive with Commit.
+struct Reservation {
+  std::vector<AppendOutcome> outcomes;
+  std::vector<SeriesId> ids;  // ids[i] is meaningful when !outcomes[i]
+};
+
 class SeriesStore {
  public:
   explicit SeriesStore(SeriesStoreOptions options);
@@ -107,6 +114,21 @@ class SeriesStore {
   core::Result<std::vector<AppendOutcome>> Append(std::string_view project,
                                                   std::span<const PointView> points,
                                                   int64_t now_ms);
+
+  // Append in two phases, so a durable log can sit between the decision and
+  // the visible write: Reserve checks types, the cardinality cap and the memory
+  // ceiling and creates series (no samples); Commit adds the accepted samples.
+  // Append = Reserve + Commit.
+  core::Result<Reservation> Reserve(std::string_view project, std::span<const PointView> points,
+                                    int64_t now_ms);
+  // REQUIRES: `reservation` came from Reserve with the same `points`.
+  void Commit(const Reservation& reservation, std::span<const PointView> points, int64_t now_ms);
+
+  // Appends points that were accepted before (WAL replay): ignores the
+  // cardinality cap and the memory ceiling, so a lowered limit cannot drop
+  // acknowledged data. Type mismatches are still skipped.
+  void AppendUnchecked(std::string_view project, std::span<const PointView> points,
+                       int64_t now_ms);
 
   // The type a metric was first reported with, if it exists in `project`.
   std::optional<MetricType> TypeOf(std::string_view project, std::string_view name) const;
@@ -138,6 +160,9 @@ class SeriesStore {
  private:
   struct Shard;
   Shard& ShardFor(std::string_view project, std::string_view name) const;
+  core::Result<Reservation> ReserveImpl(std::string_view project,
+                                        std::span<const PointView> points, int64_t now_ms,
+                                        bool enforce_limits);
 
   SeriesStoreOptions options_;
   Buckets default_bounds_;

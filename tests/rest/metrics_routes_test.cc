@@ -81,7 +81,7 @@ TEST_F(MetricsRoutesTest, ReportStoresUnderTheKeysProject) {
 
 TEST_F(MetricsRoutesTest, ReportValidationErrorIs400WithParam) {
   const auto resp = Post("/v1/metrics/report", R"({"name":"x","value":-1,"type":"counter"})");
-  EXPECT_EQ(resp.status, 400);
+  EXPECT_EQ(resp.status, 400) << resp.body;
   const json err = Body(resp).at("error");
   EXPECT_EQ(err.at("code"), "invalid_request");
   EXPECT_EQ(err.at("param"), "value");
