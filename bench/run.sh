@@ -97,11 +97,12 @@ wait_until() {  # wait_until DESCRIPTION PID COMMAND...: up to 20 s
 
 TALLY_PID=""
 TALLY_PORT=""
-start_tally() {
+start_tally() {  # [fsync mode: always (default) | interval | never]
   local dir="$WORK/tally.$RANDOM"
   mkdir -p "$dir"
-  "$TALLY" serve --listen 127.0.0.1:0 --port-file "$dir/port" --data-dir "$dir/data" \
-    >"$dir/log" 2>&1 &
+  printf 'storage:\n  fsync: %s\n' "${1:-always}" >"$dir/tally.yaml"
+  "$TALLY" serve --config "$dir/tally.yaml" --listen 127.0.0.1:0 --port-file "$dir/port" \
+    --data-dir "$dir/data" >"$dir/log" 2>&1 &
   TALLY_PID=$!
   PIDS+=("$TALLY_PID")
   wait_until tally "$TALLY_PID" test -s "$dir/port"
@@ -195,6 +196,15 @@ for points in 1 100 1000; do
   run_load "$scenario" tally "$TALLY_PID" "http://127.0.0.1:$TALLY_PORT$tally_path" "$points" \
     "$W/${script[0]}" "${script[@]:1}"
   stop_tally
+  if [[ $points == 1000 ]]; then
+    # The WAL's fsync policy: group commit should keep `always` near `never`.
+    for mode in interval never; do
+      start_tally "$mode"
+      run_load "$scenario" "tally-fsync-$mode" "$TALLY_PID" \
+        "http://127.0.0.1:$TALLY_PORT$tally_path" "$points" "$W/${script[0]}" "${script[@]:1}"
+      stop_tally
+    done
+  fi
   run_load "$scenario" pushgateway "$PGW_PID" "http://127.0.0.1:$PGW_PORT/metrics/job/bench" \
     "$points" "$W/pushgateway.lua" "$points"
   run_load "$scenario" civetweb "$CIVET_PID" "http://127.0.0.1:$CIVET_PORT$tally_path" "$points" \

@@ -10,7 +10,10 @@ import os
 import statistics
 import sys
 
-SERVERS = [("tally", "tally"), ("pushgateway", "Pushgateway"), ("civetweb", "bare civetweb (ceiling)")]
+SERVERS = [("tally", "tally (fsync: always, the default)"),
+           ("tally-fsync-interval", "tally (fsync: interval, 1 s)"),
+           ("tally-fsync-never", "tally (fsync: never)"),
+           ("pushgateway", "Pushgateway"), ("civetweb", "bare civetweb (ceiling)")]
 SCENARIOS = [
     ("report-1", "1 point per request (tally: POST /v1/metrics/report)"),
     ("batch-100", "100 points per request (tally: POST /v1/metrics/batch)"),
