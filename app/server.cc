@@ -10,6 +10,7 @@
 #include "exporter/exposition.h"
 #include "exporter/idempotency.h"
 #include "exporter/ingest_service.h"
+#include "exporter/snapshot.h"
 #include "rest/metrics_routes.h"
 #include "rest/request_context.h"
 #include "rest/router.h"
@@ -21,10 +22,21 @@
 namespace app {
 
 // WAL counters for /metrics, read from the Wal and the replay at scrape time.
+// Outcome of the latest snapshot, written by the snapshot runner.
+struct SnapshotStatus {
+  std::atomic<uint64_t> written{0};
+  std::atomic<uint64_t> failures{0};
+  std::atomic<double> last_seconds{0};
+  std::atomic<uint64_t> last_bytes{0};
+  std::atomic<double> load_seconds{0};
+};
+
 class WalCollectable : public prometheus::Collectable {
  public:
-  WalCollectable(const store::Wal& wal, store::WalReplayStats replay, double replay_seconds)
-      : wal_(wal), replay_(std::move(replay)), replay_seconds_(replay_seconds) {}
+  WalCollectable(const store::Wal& wal, store::WalReplayStats replay, double replay_seconds,
+                 const SnapshotStatus& snapshots)
+      : wal_(wal), replay_(std::move(replay)), replay_seconds_(replay_seconds),
+        snapshots_(snapshots) {}
   std::vector<prometheus::MetricFamily> Collect() const override {
     const store::WalStats s = wal_.Stats();
     std::vector<prometheus::MetricFamily> out;
@@ -59,6 +71,16 @@ class WalCollectable : public prometheus::Collectable {
         static_cast<double>(replay_.truncated_bytes + replay_.dropped_bytes));
     add("tally_wal_replay_seconds", "Time the start-up WAL replay took", T::Gauge,
         replay_seconds_);
+    add("tally_snapshots_total", "Snapshots written", T::Counter,
+        static_cast<double>(snapshots_.written.load()));
+    add("tally_snapshot_failures_total", "Snapshots that failed (the WAL keeps the data)",
+        T::Counter, static_cast<double>(snapshots_.failures.load()));
+    add("tally_snapshot_duration_seconds", "Time the latest snapshot took", T::Gauge,
+        snapshots_.last_seconds.load());
+    add("tally_snapshot_bytes", "Size of the latest snapshot file", T::Gauge,
+        static_cast<double>(snapshots_.last_bytes.load()));
+    add("tally_snapshot_load_seconds", "Time loading the snapshot took at start-up", T::Gauge,
+        snapshots_.load_seconds.load());
     return out;
   }
 
@@ -66,11 +88,14 @@ class WalCollectable : public prometheus::Collectable {
   const store::Wal& wal_;
   const store::WalReplayStats replay_;
   const double replay_seconds_;
+  const SnapshotStatus& snapshots_;
 };
 
 struct Server::Parts {
   core::PosixEnv env;
   std::unique_ptr<store::Wal> wal;
+  SnapshotStatus snapshots;
+  std::mutex snapshot_mu;  // one snapshot at a time (runner and shutdown)
   // Set after the replay; empty until then.
   struct Deferred : prometheus::Collectable {
     std::unique_ptr<WalCollectable> inner;
@@ -100,9 +125,30 @@ Server::Server(config::Config config, const core::Clock& clock, Flags flags)
 core::Status Server::OpenWal() {
   Parts& p = *parts_;
   const std::string dir = config_.storage.dir + "/wal";
+  // The newest snapshot first, then the WAL after it.
+  uint64_t first_segment = 0;
+  {
+    const int64_t load_ns = clock_.MonotonicNs();
+    exporter::SnapshotFileStats file;
+    auto snapshot = exporter::LoadNewestSnapshot(p.env, config_.storage.dir + "/snapshots", &file);
+    if (!snapshot) return core::Unexpected(snapshot.error());
+    if (*snapshot) {
+      first_segment = (*snapshot)->first_wal_segment;
+      for (store::SeriesState& s : (*snapshot)->series) {
+        if (auto st = p.store->ImportSeries(std::move(s)); !st) return st;
+      }
+      for (auto& e : (*snapshot)->idempotency) {
+        p.idempotency.Restore(e.project, e.key, e.body_hash, std::move(e.response), e.created_ms);
+      }
+      const double seconds = static_cast<double>(clock_.MonotonicNs() - load_ns) / 1e9;
+      p.snapshots.load_seconds.store(seconds);
+      spdlog::info("snapshot: loaded {} ({} series, {} samples, {} bytes) in {:.3f}s", file.path,
+                   file.series, file.samples, file.bytes, seconds);
+    }
+  }
   const int64_t start_ns = clock_.MonotonicNs();
   auto replay = store::Wal::Replay(
-      p.env, dir, /*first_segment=*/0, flags_.wal_repair,
+      p.env, dir, first_segment, flags_.wal_repair,
       [&](uint8_t type, std::string_view payload) { return p.ingest->Replay(type, payload); });
   if (!replay) return core::Unexpected(replay.error());
   const double seconds = static_cast<double>(clock_.MonotonicNs() - start_ns) / 1e9;
@@ -119,7 +165,7 @@ core::Status Server::OpenWal() {
   auto wal = store::Wal::Open(p.env, options);
   if (!wal) return core::Unexpected(wal.error());
   p.wal = std::move(*wal);
-  p.wal_metrics.inner = std::make_unique<WalCollectable>(*p.wal, *replay, seconds);
+  p.wal_metrics.inner = std::make_unique<WalCollectable>(*p.wal, *replay, seconds, p.snapshots);
   p.wal_metrics.set.store(true);
   return {};
 }
@@ -178,6 +224,7 @@ core::Status Server::Start() {
   p.ingest_open.store(true);
   p.ready.store(true);
   retention_thread_ = std::thread([this] { RetentionLoop(); });
+  snapshot_thread_ = std::thread([this] { SnapshotLoop(); });
   if (config_.storage.fsync == config::FsyncPolicy::kInterval) {
     wal_sync_thread_ = std::thread([this] { WalSyncLoop(); });
   }
@@ -193,6 +240,49 @@ void Server::RetentionLoop() {
     if (stopping_) break;
     const uint64_t dropped = parts_->store->DropBefore(clock_.NowMs() - config_.storage.retention_ms);
     if (dropped > 0) spdlog::info("retention: dropped {} samples", dropped);
+  }
+}
+
+core::Status Server::WriteSnapshot() {
+  Parts& p = *parts_;
+  std::lock_guard lock(p.snapshot_mu);
+  const int64_t start_ns = clock_.MonotonicNs();
+  auto cp = p.ingest->TakeCheckpoint();
+  core::Status st;
+  if (!cp) {
+    st = core::Unexpected(cp.error());
+  } else {
+    auto file = exporter::WriteSnapshot(p.env, config_.storage.dir + "/snapshots", *cp);
+    if (!file) {
+      st = core::Unexpected(file.error());
+    } else {
+      // The snapshot covers every record in earlier segments.
+      if (auto rm = p.wal->RemoveSegmentsBefore(cp->first_wal_segment); !rm) {
+        spdlog::warn("snapshot: could not remove old WAL segments: {}", rm.error().message);
+      }
+      const double seconds = static_cast<double>(clock_.MonotonicNs() - start_ns) / 1e9;
+      p.snapshots.written.fetch_add(1);
+      p.snapshots.last_seconds.store(seconds);
+      p.snapshots.last_bytes.store(file->bytes);
+      spdlog::info("snapshot: wrote {} ({} series, {} samples, {} bytes) in {:.3f}s", file->path,
+                   file->series, file->samples, file->bytes, seconds);
+    }
+  }
+  if (!st) {
+    p.snapshots.failures.fetch_add(1);
+    spdlog::error("snapshot failed (the WAL still holds everything): {}", st.error().message);
+  }
+  return st;
+}
+
+void Server::SnapshotLoop() {
+  std::unique_lock lock(runner_mu_);
+  while (!stopping_) {
+    runner_cv_.wait_for(lock, std::chrono::milliseconds(config_.storage.snapshot_interval_ms));
+    if (stopping_) break;
+    lock.unlock();
+    (void)WriteSnapshot();
+    lock.lock();
   }
 }
 
@@ -217,9 +307,12 @@ void Server::Stop() {
   runner_cv_.notify_all();
   if (retention_thread_.joinable()) retention_thread_.join();
   if (wal_sync_thread_.joinable()) wal_sync_thread_.join();
+  if (snapshot_thread_.joinable()) snapshot_thread_.join();
   if (parts_->http) parts_->http->Stop();  // in-flight requests finish first
   if (parts_->wal) {
     if (auto st = parts_->wal->Sync(); !st) spdlog::error("WAL sync: {}", st.error().message);
+    // A snapshot on clean shutdown makes the next start fast.
+    if (parts_->ingest_open.load()) (void)WriteSnapshot();
   }
   parts_.reset();
 }

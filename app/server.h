@@ -36,6 +36,8 @@ class Server {
   struct Parts;
   void RetentionLoop();
   void WalSyncLoop();
+  void SnapshotLoop();
+  core::Status WriteSnapshot();
   core::Status OpenWal();
 
   config::Config config_;
@@ -48,6 +50,7 @@ class Server {
   bool stopping_ = false;  // guarded by runner_mu_
   std::thread retention_thread_;
   std::thread wal_sync_thread_;
+  std::thread snapshot_thread_;
 };
 
 }  // namespace app

@@ -74,6 +74,19 @@ void IdempotencyCache::Restore(const std::string& project, const std::string& ke
   e.created_ms = created_ms;
 }
 
+std::vector<IdempotencyCache::Completed> IdempotencyCache::ExportCompleted() const {
+  std::lock_guard lock(mu_);
+  std::vector<Completed> out;
+  out.reserve(entries_.size());
+  for (const auto& [map_key, e] : entries_) {
+    if (!e.done) continue;
+    const size_t sep = map_key.find('\x1f');
+    out.push_back({map_key.substr(0, sep), map_key.substr(sep + 1), e.body_hash, e.response,
+                   e.created_ms});
+  }
+  return out;
+}
+
 size_t IdempotencyCache::size() const {
   std::lock_guard lock(mu_);
   return entries_.size();

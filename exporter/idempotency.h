@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace exporter {
 
@@ -41,6 +42,16 @@ class IdempotencyCache {
   // request was answered, so the 24 h window is kept across restarts.
   void Restore(const std::string& project, const std::string& key, const std::string& body_hash,
                StoredResponse response, int64_t created_ms);
+
+  // A completed entry, for snapshots.
+  struct Completed {
+    std::string project;
+    std::string key;
+    std::string body_hash;
+    StoredResponse response;
+    int64_t created_ms = 0;
+  };
+  std::vector<Completed> ExportCompleted() const;
 
   size_t size() const;
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "exporter/ingest_record.h"
+#include "exporter/snapshot.h"
 
 namespace exporter {
 
@@ -82,6 +83,7 @@ core::Result<StoredResponse> IngestService::Store(std::string_view project,
   std::vector<store::PointView> views;
   views.reserve(batch.points.size());
   for (const DecodedPoint& p : batch.points) views.push_back(p.View());
+  std::shared_lock gate(gate_);
   const int64_t now_ms = clock_.NowMs();
 
   store::Reservation reservation;
@@ -136,6 +138,17 @@ core::Result<StoredResponse> IngestService::Store(std::string_view project,
   }
   accepted_.Increment(static_cast<double>(outcome.accepted));
   return response;
+}
+
+core::Result<Checkpoint> IngestService::TakeCheckpoint() {
+  std::unique_lock gate(gate_);
+  auto segment = wal_->Rotate();
+  if (!segment) return core::Unexpected(segment.error());
+  Checkpoint cp;
+  cp.first_wal_segment = *segment;
+  cp.series = store_.ExportState();
+  if (options_.idempotency != nullptr) cp.idempotency = options_.idempotency->ExportCompleted();
+  return cp;
 }
 
 core::Status IngestService::Replay(uint8_t type, std::string_view payload) {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,8 @@
 #include "store/wal.h"
 
 namespace exporter {
+
+struct Checkpoint;
 
 struct IngestOptions {
   config::LimitsConfig limits;
@@ -92,6 +95,12 @@ class IngestService {
   // REQUIRES: no Store() call runs concurrently.
   void SetWal(store::Wal* wal) { wal_ = wal; }
 
+  // Copies the store and idempotency state at a WAL segment boundary, for a
+  // snapshot: blocks ingest while it rotates the WAL and copies (writers hold
+  // the gate from reserving to committing, so no batch is half-applied).
+  // REQUIRES: a WAL is set.
+  core::Result<struct Checkpoint> TakeCheckpoint();
+
   // Applies one WAL record during start-up replay.
   core::Status Replay(uint8_t type, std::string_view payload);
 
@@ -108,6 +117,8 @@ class IngestService {
   prometheus::Family<prometheus::Counter>& rejected_;
 
   store::Wal* wal_ = nullptr;
+  // Shared by Store() from Reserve to Commit; exclusive for TakeCheckpoint.
+  std::shared_mutex gate_;
 
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<PointDecoder>> pool_;  // guarded by pool_mu_

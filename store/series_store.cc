@@ -413,6 +413,111 @@ void SeriesStore::VisitSeries(const std::function<void(const MetricView&)>& begi
   }
 }
 
+std::vector<SeriesState> SeriesStore::ExportState() const {
+  std::vector<SeriesState> out;
+  out.reserve(series_count_.load(std::memory_order_relaxed));
+  for (const auto& shard : shards_) {
+    std::shared_lock lock(shard->mu);
+    for (const Series& s : shard->series) {
+      SeriesState& st = out.emplace_back();
+      st.project = *s.project;
+      st.name = s.name;
+      st.type = s.type;
+      st.labels = s.labels;
+      st.counter_total = s.counter_total;
+      st.last_value = s.last_value;
+      st.last_ts_ms = s.last_ts_ms;
+      st.observations = s.observations;
+      st.observation_sum = s.observation_sum;
+      if (s.bounds) st.bounds = *s.bounds;
+      st.bucket_counts = s.bucket_counts;
+      st.updated_at_ms = s.updated_at_ms;
+      size_t n = 0;
+      for (const auto& block : s.blocks) n += block.size();
+      st.samples.reserve(n);
+      for (const auto& block : s.blocks) st.samples.insert(st.samples.end(), block.begin(), block.end());
+    }
+  }
+  return out;
+}
+
+core::Status SeriesStore::ImportSeries(SeriesState state) {
+  if (IsHistogramType(state.type) && state.bounds.size() != state.bucket_counts.size()) {
+    return core::Fail(core::ErrorCode::kInternal, "snapshot series " + state.name +
+                                                      ": bucket bounds and counts differ in length");
+  }
+  Shard& shard = ShardFor(state.project, state.name);
+  std::unique_lock lock(shard.mu);
+  std::string key = state.project;
+  key.push_back('\x1f');
+  key.append(state.name);
+  auto it = shard.metrics.find(key);
+  if (it == shard.metrics.end()) {
+    MetricMeta m;
+    m.project = state.project;
+    m.type = state.type;
+    if (IsHistogramType(state.type)) {
+      m.bounds = std::make_shared<const std::vector<double>>(state.bounds);
+    }
+    it = shard.metrics.emplace(key, std::move(m)).first;
+    metric_count_.fetch_add(1, std::memory_order_relaxed);
+    memory_bytes_.fetch_add(static_cast<int64_t>(key.size() * 2 + 128), std::memory_order_relaxed);
+  }
+  MetricMeta& meta = it->second;
+  if (meta.type != state.type) {
+    return core::Fail(core::ErrorCode::kInternal,
+                      "snapshot series " + state.name + " has two types");
+  }
+  uint64_t h = core::kLabelsHashSeed;
+  for (const core::Label& l : state.labels.items()) h = core::HashLabel(l.name, l.value, h);
+  auto hit = meta.by_label_hash.find(h);
+  const uint32_t chain = hit == meta.by_label_hash.end() ? kNoSeries : hit->second;
+  for (uint32_t idx = chain; idx != kNoSeries; idx = shard.series[idx].next_same_hash) {
+    if (shard.series[idx].labels == state.labels) {
+      return core::Fail(core::ErrorCode::kInternal, "snapshot holds series " + state.name + " twice");
+    }
+  }
+  const uint32_t local = static_cast<uint32_t>(shard.series.size());
+  Series& ns = shard.series.emplace_back();
+  ns.id = (static_cast<SeriesId>(local) << kShardBits) | shard.shard_no;
+  ns.project = &meta.project;
+  ns.name = std::move(state.name);
+  ns.type = state.type;
+  ns.labels = std::move(state.labels);
+  ns.next_same_hash = chain;
+  meta.by_label_hash[h] = local;
+  meta.series.push_back(local);
+  ++meta.series_count;
+  if (IsHistogramType(ns.type)) {
+    // Keep the snapshot's bounds (they match its counts), shared when equal.
+    ns.bounds = *meta.bounds == state.bounds
+                    ? meta.bounds
+                    : std::make_shared<const std::vector<double>>(state.bounds);
+    ns.bucket_counts = std::move(state.bucket_counts);
+  }
+  ns.counter_total = state.counter_total;
+  ns.last_value = state.last_value;
+  ns.last_ts_ms = state.last_ts_ms;
+  ns.observations = state.observations;
+  ns.observation_sum = state.observation_sum;
+  ns.updated_at_ms = state.updated_at_ms;
+  int64_t bytes = kSeriesOverheadBytes + static_cast<int64_t>(ns.labels.ByteSize()) +
+                  static_cast<int64_t>(ns.name.size()) * 2;
+  for (size_t i = 0; i < state.samples.size(); i += options_.block_capacity) {
+    const size_t end = std::min(state.samples.size(), i + options_.block_capacity);
+    auto& block = ns.blocks.emplace_back(state.samples.begin() + static_cast<std::ptrdiff_t>(i),
+                                         state.samples.begin() + static_cast<std::ptrdiff_t>(end));
+    bytes += static_cast<int64_t>(block.capacity() * sizeof(Sample));
+  }
+  auto& project_index = shard.index[meta.project];
+  project_index["__name__"][ns.name].push_back(local);
+  for (const core::Label& l : ns.labels.items()) project_index[l.name][l.value].push_back(local);
+  series_count_.fetch_add(1, std::memory_order_relaxed);
+  sample_count_.fetch_add(state.samples.size(), std::memory_order_relaxed);
+  memory_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  return {};
+}
+
 std::vector<SeriesId> SeriesStore::Select(std::string_view project,
                                           std::span<const EqualMatcher> matchers) const {
   std::vector<SeriesId> out;

@@ -83,6 +83,23 @@ struct SeriesView {
   int64_t updated_at_ms;
 };
 
+// The whole state of one series, for snapshots.
+struct SeriesState {
+  std::string project;
+  std::string name;
+  MetricType type = MetricType::kGauge;
+  core::Labels labels;
+  double counter_total = 0;
+  double last_value = 0;
+  int64_t last_ts_ms = 0;
+  uint64_t observations = 0;
+  double observation_sum = 0;
+  std::vector<double> bounds;          // histogram types
+  std::vector<uint64_t> bucket_counts;  // same length as bounds
+  int64_t updated_at_ms = 0;
+  std::vector<Sample> samples;  // time order
+};
+
 // An equality matcher on a label; name "__name__" matches the metric name.
 struct EqualMatcher {
   std::string name;
@@ -143,6 +160,14 @@ class SeriesStore {
   // more than the rendering itself.
   void VisitSeries(const std::function<void(const MetricView&)>& begin_metric,
                    const std::function<void(const SeriesView&)>& series) const;
+
+  // Copies the state of every series (all projects). For a consistent snapshot
+  // the caller keeps writers out meanwhile.
+  std::vector<SeriesState> ExportState() const;
+
+  // Adds a series from a snapshot (at start-up, before serving). Limits are not
+  // enforced. Fails if the series exists or its metric has another type.
+  core::Status ImportSeries(SeriesState state);
 
   // Series ids in `project` matching all matchers (sorted).
   std::vector<SeriesId> Select(std::string_view project,
