@@ -1,5 +1,7 @@
 #include "app/server.h"
 
+#include <limits>
+
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
@@ -63,6 +65,23 @@ class WalCollectable : public prometheus::Collectable {
         T::Counter, static_cast<double>(s.syncs));
     add("tally_wal_failures_total", "Failed WAL writes or syncs (requests answered 503)",
         T::Counter, static_cast<double>(s.failures));
+    {
+      prometheus::MetricFamily f;
+      f.name = "tally_wal_fsync_duration_seconds";
+      f.help = "fdatasync latency of the WAL";
+      f.type = T::Histogram;
+      prometheus::ClientMetric m;
+      uint64_t cumulative = 0;
+      for (size_t i = 0; i < store::kFsyncBucketCount; ++i) {
+        cumulative += s.fsync_buckets[i];
+        m.histogram.bucket.push_back({cumulative, store::kFsyncBuckets[i]});
+      }
+      m.histogram.bucket.push_back({s.fsync_count, std::numeric_limits<double>::infinity()});
+      m.histogram.sample_count = s.fsync_count;
+      m.histogram.sample_sum = s.fsync_seconds_sum;
+      f.metric.push_back(std::move(m));
+      out.push_back(std::move(f));
+    }
     add("tally_wal_segment", "Number of the WAL segment being written", T::Gauge,
         static_cast<double>(s.current_segment));
     add("tally_wal_replayed_records", "Records replayed from the WAL at start-up", T::Gauge,
@@ -157,6 +176,7 @@ core::Status Server::OpenWal() {
                replay->bytes, replay->segments, seconds);
   store::WalOptions options;
   options.dir = dir;
+  options.clock = &clock_;
   switch (config_.storage.fsync) {
     case config::FsyncPolicy::kAlways: options.sync = store::WalSync::kAlways; break;
     case config::FsyncPolicy::kInterval: options.sync = store::WalSync::kInterval; break;

@@ -175,10 +175,24 @@ core::Status Wal::OpenSegmentLocked(uint64_t segment) {
   return {};
 }
 
+core::Status Wal::TimedSync() {
+  if (options_.clock == nullptr) return file_->Sync();
+  const int64_t start = options_.clock->MonotonicNs();
+  core::Status st = file_->Sync();
+  const double seconds = static_cast<double>(options_.clock->MonotonicNs() - start) / 1e9;
+  size_t bucket = 0;
+  while (bucket < kFsyncBucketCount && seconds > kFsyncBuckets[bucket]) ++bucket;
+  std::lock_guard lock(mu_);
+  if (bucket < kFsyncBucketCount) ++stats_.fsync_buckets[bucket];
+  stats_.fsync_seconds_sum += seconds;
+  ++stats_.fsync_count;
+  return st;
+}
+
 core::Status Wal::Flush(const std::string& batch) {
   if (auto st = file_->Append(batch); !st) return st;
   if (options_.sync == WalSync::kAlways) {
-    if (auto st = file_->Sync(); !st) return st;
+    if (auto st = TimedSync(); !st) return st;
   }
   return {};
 }
@@ -249,7 +263,7 @@ core::Status Wal::Sync() {
   cv_.wait(lock, [&] { return !leader_active_; });
   leader_active_ = true;
   lock.unlock();
-  core::Status st = file_->Sync();
+  core::Status st = TimedSync();
   lock.lock();
   if (st) {
     ++stats_.syncs;

@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/env.h"
 #include "core/status.h"
 
@@ -36,7 +37,14 @@ struct WalOptions {
   std::string dir;
   WalSync sync = WalSync::kAlways;
   uint64_t segment_bytes = 64ull << 20;  // a new segment starts past this size
+  // Times fdatasync calls for the latency histogram; null = not timed.
+  const core::Clock* clock = nullptr;
 };
+
+// Upper bounds (seconds) of the fsync latency histogram in WalStats.
+inline constexpr double kFsyncBuckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                           0.05,   0.1,   0.25,   0.5,   1,    2.5};
+inline constexpr size_t kFsyncBucketCount = sizeof(kFsyncBuckets) / sizeof(kFsyncBuckets[0]);
 
 struct WalReplayStats {
   uint64_t records = 0;
@@ -53,6 +61,10 @@ struct WalStats {
   uint64_t syncs = 0;
   uint64_t failures = 0;
   uint64_t current_segment = 0;
+  // fdatasync latency: counts per kFsyncBuckets bound (not cumulative), sum, count.
+  uint64_t fsync_buckets[kFsyncBucketCount] = {};
+  double fsync_seconds_sum = 0;
+  uint64_t fsync_count = 0;
 };
 
 // Framing, exposed for tests and the snapshot format.
@@ -103,6 +115,8 @@ class Wal {
   core::Status OpenSegmentLocked(uint64_t segment);
   // Writes (and syncs, per policy) `batch`. Called by the leader without mu_ held.
   core::Status Flush(const std::string& batch);
+  // fdatasync of the current file, timed into the histogram. Leader only.
+  core::Status TimedSync();
 
   core::Env& env_;
   const WalOptions options_;
