@@ -120,7 +120,16 @@ Status PosixEnv::RenameFile(const std::string& from, const std::string& to) {
 }
 
 Status PosixEnv::TruncateFile(const std::string& path, uint64_t size) {
-  if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0) return IoError("truncate", path, errno);
+  // Durable: after a power loss the cut must not come back (a WAL tail cut at
+  // start-up would otherwise reappear in a segment that is no longer the last).
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return IoError("open", path, errno);
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0 || ::fsync(fd) != 0) {
+    int err = errno;
+    ::close(fd);
+    return IoError("truncate", path, err);
+  }
+  ::close(fd);
   return {};
 }
 

@@ -38,6 +38,7 @@ class Env {
   virtual Status CreateDirs(const std::string& dir) = 0;
   virtual Status RemoveFile(const std::string& path) = 0;
   virtual Status RenameFile(const std::string& from, const std::string& to) = 0;
+  // Cuts the file to `size` bytes and fsyncs it.
   virtual Status TruncateFile(const std::string& path, uint64_t size) = 0;
   // fsync of a directory, so a rename or create in it is durable.
   virtual Status SyncDir(const std::string& dir) = 0;

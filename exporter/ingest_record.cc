@@ -106,7 +106,10 @@ core::Result<DecodedIngestRecord> DecodeIngestRecord(std::string_view payload) {
   uint8_t version, has_idem;
   uint64_t ingest_ms, n;
   if (!r.Byte(version) || version != 1) return bad("unknown version");
-  if (!r.Varint(ingest_ms) || !r.String(rec.project) || !r.Byte(has_idem)) return bad("header");
+  if (!r.Varint(ingest_ms)) return bad("header");
+  // The encoder writes ingest times >= 0; a larger varint would decode negative.
+  if (ingest_ms > static_cast<uint64_t>(INT64_MAX)) return bad("ingest time");
+  if (!r.String(rec.project) || !r.Byte(has_idem)) return bad("header");
   rec.ingest_ms = static_cast<int64_t>(ingest_ms);
   if (has_idem == 1) {
     std::string_view key, hash, response;

@@ -136,6 +136,7 @@ core::Result<WalReplayStats> Wal::Replay(core::Env& env, const std::string& dir,
       if (auto st = env.RemoveFile(later); !st) return core::Unexpected(st.error());
       ++later_segments;
     }
+    if (auto st = env.SyncDir(dir); !st) return core::Unexpected(st.error());
     stats.notes.push_back("repair: cut " + where + " (" + damage + "), dropped " +
                           std::to_string(stats.dropped_bytes) + " bytes in that segment and " +
                           std::to_string(later_segments) + " later segment(s)");
@@ -223,10 +224,9 @@ core::Status Wal::Append(uint8_t type, std::string_view payload) {
       // A previous flush failed part-way: cut the segment back to the last good
       // size and reopen it, so no partial record stays in the middle of the log.
       status = env_.TruncateFile(SegmentPath(options_.dir, segment_), good_size_);
-      if (status) {
-        file_.reset();
-        status = OpenSegmentLocked(segment_);
-      }
+      // OpenSegmentLocked swaps in the new file only once it is open, so a
+      // failed reopen keeps a usable file_ instead of a null one.
+      if (status) status = OpenSegmentLocked(segment_);
     }
     if (status) status = Flush(batch);
     if (status) {
@@ -281,11 +281,17 @@ core::Result<uint64_t> Wal::Rotate() {
   std::unique_lock lock(mu_);
   cv_.wait(lock, [&] { return !leader_active_ && pending_.empty(); });
   leader_active_ = true;
+  const bool repair = needs_repair_;
   lock.unlock();
   core::Status st;
-  if (options_.sync != WalSync::kNever) st = file_->Sync();
+  // A failed flush may have left a partial record at the end of this segment;
+  // cut it before the segment stops being the last one (Replay only forgives
+  // damage in the last segment).
+  if (repair) st = env_.TruncateFile(SegmentPath(options_.dir, segment_), good_size_);
+  if (st && options_.sync != WalSync::kNever) st = file_->Sync();
   if (st) st = OpenSegmentLocked(segment_ + 1);
   lock.lock();
+  if (st) needs_repair_ = false;
   leader_active_ = false;
   cv_.notify_all();
   if (!st) return core::Unexpected(st.error());

@@ -200,10 +200,15 @@ class TallyServer:
         self.proc: Optional[subprocess.Popen] = None
         self.port: Optional[int] = None
         self._log_file = None
+        self.launches = 0
 
     # -- lifecycle ----------------------------------------------------------
 
-    def start(self, timeout: float = 20.0) -> "TallyServer":
+    def launch(self, extra_args: Optional[Iterable[str]] = None) -> subprocess.Popen:
+        """Starts the process without waiting for it (see start()). Every launch uses the
+        same data dir, so a launch after kill9() or stop(keep_data=True) is a restart; the
+        log of every launch goes to the same file, separated by a marker line.
+        `extra_args` replaces the constructor's for this launch only."""
         args = [tally_bin(), "serve", "--listen", "127.0.0.1:0", "--port-file", self.port_file,
                 "--data-dir", self.data_dir]
         if self.config_text is not None:
@@ -211,18 +216,48 @@ class TallyServer:
             with open(cfg, "w", encoding="utf-8") as f:
                 f.write(self.config_text)
             args += ["--config", cfg]
-        args += self.extra_args
-        self._log_file = open(self.log_path, "wb")
+        args += self.extra_args if extra_args is None else list(extra_args)
+        try:
+            os.unlink(self.port_file)  # left by the previous launch
+        except FileNotFoundError:
+            pass
+        self.port = None
+        self._close_log()
+        self.launches += 1
+        self._log_file = open(self.log_path, "ab" if self.launches > 1 else "wb")
+        if self.launches > 1:
+            self._log_file.write(f"----- launch {self.launches}: {' '.join(args[1:])} -----\n"
+                                 .encode())
+            self._log_file.flush()
         self.proc = subprocess.Popen(args, stdout=self._log_file, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=self.tmp)
+        return self.proc
+
+    def start(self, timeout: float = 20.0, extra_args: Optional[Iterable[str]] = None,
+              wait_ready: bool = False) -> "TallyServer":
+        """launch(), then waits for the port file and /healthz (and /readyz with
+        `wait_ready`)."""
+        self.launch(extra_args)
         try:
             self.port = wait_until(self._read_port, timeout, "the port file")
             wait_until(self._healthy, timeout, "/healthz to answer 200")
+            if wait_ready:
+                self.wait_ready(timeout)
         except BaseException:
             self.dump_log("startup failed")
             self.kill()
             raise
         return self
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        def ready() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"tally exited with {self.proc.returncode} before ready")
+            try:
+                return self.get("/readyz", timeout=2).status == 200
+            except OSError:
+                return False
+        wait_until(ready, timeout, "/readyz to answer 200")
 
     def _read_port(self) -> Optional[int]:
         if self.proc.poll() is not None:
@@ -260,8 +295,9 @@ class TallyServer:
             self.kill()
             raise AssertionError(f"tally did not exit within {timeout * TIME_SCALE:.0f}s")
 
-    def stop(self, expect_code: int = 0, timeout: float = 30.0) -> int:
-        """SIGTERM, wait, assert the exit code (0: graceful). Removes the temp dir on success."""
+    def stop(self, expect_code: int = 0, timeout: float = 30.0, keep_data: bool = False) -> int:
+        """SIGTERM, wait, assert the exit code (0: graceful). Removes the temp dir on success
+        unless `keep_data` (to start again on the same data dir)."""
         if self.proc is None:
             return 0
         if self.proc.poll() is None:
@@ -271,14 +307,43 @@ class TallyServer:
         if code != expect_code:
             self.dump_log(f"exit code {code}")
             raise AssertionError(f"tally exited with {code}, expected {expect_code}")
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        if not keep_data:
+            self.cleanup()
         return code
+
+    def cleanup(self) -> None:
+        """Removes the temp dir (data dir and logs)."""
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()  # by PID: only the process this harness started
             self.proc.wait()
         self._close_log()
+
+    def kill9(self) -> None:
+        """SIGKILL (a crash: no shutdown code runs) and reap; the data dir stays for a
+        restart. Fails if the process had already exited."""
+        if self.proc is None or self.proc.poll() is not None:
+            code = None if self.proc is None else self.proc.returncode
+            self.dump_log(f"exited ({code}) before kill -9")
+            raise AssertionError(f"tally was not running at kill -9 (exit code {code})")
+        os.kill(self.proc.pid, signal.SIGKILL)  # by PID: only the process this harness started
+        self.proc.wait()
+        self._close_log()
+
+    @property
+    def wal_dir(self) -> str:
+        return os.path.join(self.data_dir, "wal")
+
+    def wal_segments(self) -> list[str]:
+        """Paths of the WAL segment files, oldest first."""
+        try:
+            names = os.listdir(self.wal_dir)
+        except FileNotFoundError:
+            return []
+        return [os.path.join(self.wal_dir, n) for n in sorted(names)
+                if re.fullmatch(r"\d{8}\.wal", n)]
 
     def _close_log(self) -> None:
         if self._log_file is not None:
@@ -292,10 +357,10 @@ class TallyServer:
         except FileNotFoundError:
             return ""
 
-    def dump_log(self, why: str = "") -> None:
+    def dump_log(self, why: str = "", tail: int = 20000) -> None:
         text = self.log()
-        if len(text) > 20000:
-            text = "...\n" + text[-20000:]
+        if len(text) > tail:
+            text = "...\n" + text[-tail:]
         sys.stderr.write(f"\n----- {self.name} server log ({why}; {self.log_path}) -----\n"
                          f"{text}\n----- end of server log -----\n")
         sys.stderr.flush()
