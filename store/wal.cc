@@ -157,6 +157,9 @@ core::Result<std::unique_ptr<Wal>> Wal::Open(core::Env& env, WalOptions options)
 
 Wal::~Wal() {
   if (file_) {
+    // A failed flush answered its requests with an error: cut it, so a clean
+    // shutdown does not leave whole but unacknowledged records to be replayed.
+    if (needs_repair_) (void)env_.TruncateFile(SegmentPath(options_.dir, segment_), good_size_);
     (void)file_->Sync();
     (void)file_->Close();
   }

@@ -724,16 +724,18 @@ TEST_F(WalFaultTest, ConcurrentAppendsThroughIntermittentDiskFullReplayExactlyTh
   }
 }
 
-TEST_F(WalFaultTest, FailedWriteLeftAtShutdownIsATornTail) {
+TEST_F(WalFaultTest, FailedWriteIsCutAtShutdown) {
   auto wal = OpenWal(WalSync::kAlways, 64 << 20, &faulty_);
   ASSERT_TRUE(wal->Append(1, "good").has_value());
   faulty_.SetWriteBudget(5);
   ASSERT_FALSE(wal->Append(1, "partial").has_value());
+  EXPECT_EQ(ReadAll(Seg(1)).size(), FrameRecord(1, "good").size() + 5) << "a prefix landed";
   wal.reset();
   faulty_.SetWriteBudget(-1);
+  EXPECT_EQ(ReadAll(Seg(1)), FrameRecord(1, "good"));
   const Replayed r = MustReplay();
   EXPECT_THAT(r.records, ElementsAre(Rec{1, "good"}));
-  EXPECT_EQ(r.stats.truncated_bytes, 5u);
+  EXPECT_EQ(r.stats.truncated_bytes, 0u);
 }
 
 TEST_F(WalFaultTest, RotateAfterAFailedWriteLeavesNoDamageBehind) {
@@ -770,6 +772,20 @@ TEST_F(WalFaultTest, FailedSyncFailsTheAppendWithAlways) {
   // The unacknowledged record was written but never synced: it is cut away, so
   // a failed request is not replayed.
   EXPECT_THAT(MustReplay().records, ElementsAre(Rec{1, "a"}, Rec{1, "b"}));
+}
+
+TEST_F(WalFaultTest, CleanShutdownAfterAFailedSyncDropsTheUnacknowledgedRecords) {
+  // The failed record was written whole (only its fdatasync failed) and its
+  // request got an error: a clean shutdown must not leave it to be replayed.
+  auto wal = OpenWal(WalSync::kAlways, 64 << 20, &faulty_);
+  ASSERT_TRUE(wal->Append(1, "a").has_value());
+  faulty_.SetFailSyncs(true);
+  ASSERT_FALSE(wal->Append(1, "failed").has_value());
+  faulty_.SetFailSyncs(false);
+  wal.reset();
+  const Replayed r = MustReplay();
+  EXPECT_THAT(r.records, ElementsAre(Rec{1, "a"}));
+  EXPECT_EQ(r.stats.truncated_bytes, 0u);
 }
 
 TEST_F(WalFaultTest, IntervalAndNeverDoNotSyncOnAppend) {
