@@ -2,63 +2,17 @@
 
 #include <cstring>
 
+#include "core/byte_codec.h"
+
 namespace exporter {
 namespace {
 
-void PutVarint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-void PutString(std::string& out, std::string_view s) {
-  PutVarint(out, s.size());
-  out.append(s);
-}
-
-uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
-int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
-
-class Reader {
- public:
-  explicit Reader(std::string_view data) : data_(data) {}
-  bool Varint(uint64_t& v) {
-    v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (pos_ >= data_.size()) return false;
-      const auto b = static_cast<uint8_t>(data_[pos_++]);
-      v |= uint64_t{b & 0x7Fu} << shift;
-      if ((b & 0x80) == 0) return true;
-    }
-    return false;
-  }
-  bool Byte(uint8_t& b) {
-    if (pos_ >= data_.size()) return false;
-    b = static_cast<uint8_t>(data_[pos_++]);
-    return true;
-  }
-  bool String(std::string_view& s) {
-    uint64_t n;
-    if (!Varint(n) || n > data_.size() - pos_) return false;
-    s = data_.substr(pos_, n);
-    pos_ += n;
-    return true;
-  }
-  bool Double(double& d) {
-    if (data_.size() - pos_ < 8) return false;
-    std::memcpy(&d, data_.data() + pos_, 8);
-    pos_ += 8;
-    return true;
-  }
-  size_t pos() const { return pos_; }
-  bool done() const { return pos_ == data_.size(); }
-
- private:
-  std::string_view data_;
-  size_t pos_ = 0;
-};
+using core::ByteReader;
+using core::PutBytes;
+using core::PutDouble;
+using core::PutVarint;
+using core::UnZigZag;
+using core::ZigZag;
 
 }  // namespace
 
@@ -67,13 +21,13 @@ void EncodeIngestRecord(int64_t ingest_ms, std::string_view project,
                         std::span<const store::PointView> points, std::string& out) {
   out.push_back(1);  // version
   PutVarint(out, static_cast<uint64_t>(ingest_ms < 0 ? 0 : ingest_ms));
-  PutString(out, project);
+  PutBytes(out, project);
   out.push_back(idempotency ? 1 : 0);
   if (idempotency) {
-    PutString(out, idempotency->key);
-    PutString(out, idempotency->body_hash);
+    PutBytes(out, idempotency->key);
+    PutBytes(out, idempotency->body_hash);
     PutVarint(out, static_cast<uint64_t>(idempotency->status));
-    PutString(out, idempotency->response);
+    PutBytes(out, idempotency->response);
   }
   PutVarint(out, points.size());
   std::string_view previous_name;
@@ -81,13 +35,13 @@ void EncodeIngestRecord(int64_t ingest_ms, std::string_view project,
     const store::PointView& p = points[i];
     const bool new_name = i == 0 || p.name != previous_name;
     out.push_back(new_name ? 1 : 0);
-    if (new_name) PutString(out, p.name);
+    if (new_name) PutBytes(out, p.name);
     previous_name = p.name;
     out.push_back(static_cast<char>(p.type));
     PutVarint(out, p.labels.size());
     for (const store::LabelView& l : p.labels) {
-      PutString(out, l.name);
-      PutString(out, l.value);
+      PutBytes(out, l.name);
+      PutBytes(out, l.value);
     }
     PutVarint(out, ZigZag(p.ts_ms));
     char bytes[8];
@@ -97,7 +51,7 @@ void EncodeIngestRecord(int64_t ingest_ms, std::string_view project,
 }
 
 core::Result<DecodedIngestRecord> DecodeIngestRecord(std::string_view payload) {
-  Reader r(payload);
+  ByteReader r(payload);
   DecodedIngestRecord rec;
   auto bad = [&](const char* what) {
     return core::Fail(core::ErrorCode::kInternal, std::string("malformed ingest record: ") + what +
@@ -109,12 +63,12 @@ core::Result<DecodedIngestRecord> DecodeIngestRecord(std::string_view payload) {
   if (!r.Varint(ingest_ms)) return bad("header");
   // The encoder writes ingest times >= 0; a larger varint would decode negative.
   if (ingest_ms > static_cast<uint64_t>(INT64_MAX)) return bad("ingest time");
-  if (!r.String(rec.project) || !r.Byte(has_idem)) return bad("header");
+  if (!r.Bytes(rec.project) || !r.Byte(has_idem)) return bad("header");
   rec.ingest_ms = static_cast<int64_t>(ingest_ms);
   if (has_idem == 1) {
     std::string_view key, hash, response;
     uint64_t status;
-    if (!r.String(key) || !r.String(hash) || !r.Varint(status) || !r.String(response)) {
+    if (!r.Bytes(key) || !r.Bytes(hash) || !r.Varint(status) || !r.Bytes(response)) {
       return bad("idempotency entry");
     }
     rec.idempotency = IdempotencyRecord{std::string(key), std::string(hash),
@@ -138,7 +92,7 @@ core::Result<DecodedIngestRecord> DecodeIngestRecord(std::string_view payload) {
     uint8_t flags, type;
     uint64_t nl, ts;
     if (!r.Byte(flags) || flags > 1) return bad("point flags");
-    if (flags == 1 && !r.String(name)) return bad("point name");
+    if (flags == 1 && !r.Bytes(name)) return bad("point name");
     if (i == 0 && flags != 1) return bad("first point without a name");
     if (!r.Byte(type) || type > static_cast<uint8_t>(store::MetricType::kDistribution)) {
       return bad("point type");
@@ -147,7 +101,7 @@ core::Result<DecodedIngestRecord> DecodeIngestRecord(std::string_view payload) {
     Raw p{name, static_cast<store::MetricType>(type), rec.labels.size(), nl, 0, 0};
     for (uint64_t k = 0; k < nl; ++k) {
       store::LabelView l;
-      if (!r.String(l.name) || !r.String(l.value)) return bad("label");
+      if (!r.Bytes(l.name) || !r.Bytes(l.value)) return bad("label");
       rec.labels.push_back(l);
     }
     if (!r.Varint(ts) || !r.Double(p.value)) return bad("sample");

@@ -4,11 +4,20 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/byte_codec.h"
+
 #include "core/crc32c.h"
 #include "store/wal.h"
 
 namespace exporter {
 namespace {
+
+using core::ByteReader;
+using core::PutBytes;
+using core::PutDouble;
+using core::PutVarint;
+using core::UnZigZag;
+using core::ZigZag;
 
 constexpr std::string_view kMagic = "TLYSNAP1\n";
 constexpr uint8_t kSeriesRecord = 1;
@@ -16,71 +25,14 @@ constexpr uint8_t kIdempotencyRecord = 2;
 constexpr uint8_t kEndRecord = 3;
 constexpr size_t kWriteChunk = 1 << 20;
 
-void PutVarint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-void PutString(std::string& out, std::string_view s) {
-  PutVarint(out, s.size());
-  out.append(s);
-}
-void PutDouble(std::string& out, double d) {
-  char b[8];
-  std::memcpy(b, &d, 8);
-  out.append(b, 8);
-}
-uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
-int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
-
-class Reader {
- public:
-  explicit Reader(std::string_view d) : d_(d) {}
-  bool Varint(uint64_t& v) {
-    v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (p_ >= d_.size()) return false;
-      const auto b = static_cast<uint8_t>(d_[p_++]);
-      v |= uint64_t{b & 0x7Fu} << shift;
-      if ((b & 0x80) == 0) return true;
-    }
-    return false;
-  }
-  bool Str(std::string& s) {
-    uint64_t n;
-    if (!Varint(n) || n > d_.size() - p_) return false;
-    s.assign(d_.substr(p_, n));
-    p_ += n;
-    return true;
-  }
-  bool Double(double& x) {
-    if (d_.size() - p_ < 8) return false;
-    std::memcpy(&x, d_.data() + p_, 8);
-    p_ += 8;
-    return true;
-  }
-  bool Byte(uint8_t& b) {
-    if (p_ >= d_.size()) return false;
-    b = static_cast<uint8_t>(d_[p_++]);
-    return true;
-  }
-  bool done() const { return p_ == d_.size(); }
-
- private:
-  std::string_view d_;
-  size_t p_ = 0;
-};
-
 void EncodeSeries(const store::SeriesState& s, std::string& out) {
-  PutString(out, s.project);
-  PutString(out, s.name);
+  PutBytes(out, s.project);
+  PutBytes(out, s.name);
   out.push_back(static_cast<char>(s.type));
   PutVarint(out, s.labels.size());
   for (const core::Label& l : s.labels.items()) {
-    PutString(out, l.name);
-    PutString(out, l.value);
+    PutBytes(out, l.name);
+    PutBytes(out, l.value);
   }
   PutDouble(out, s.counter_total);
   PutDouble(out, s.last_value);
@@ -101,10 +53,10 @@ void EncodeSeries(const store::SeriesState& s, std::string& out) {
 }
 
 bool DecodeSeries(std::string_view payload, store::SeriesState& s) {
-  Reader r(payload);
+  ByteReader r(payload);
   uint8_t type;
   uint64_t n, v;
-  if (!r.Str(s.project) || !r.Str(s.name) || !r.Byte(type) ||
+  if (!r.Bytes(s.project) || !r.Bytes(s.name) || !r.Byte(type) ||
       type > static_cast<uint8_t>(store::MetricType::kDistribution) || !r.Varint(n) ||
       n > payload.size()) {
     return false;
@@ -112,7 +64,7 @@ bool DecodeSeries(std::string_view payload, store::SeriesState& s) {
   s.type = static_cast<store::MetricType>(type);
   std::vector<core::Label> labels(n);
   for (auto& l : labels) {
-    if (!r.Str(l.name) || !r.Str(l.value)) return false;
+    if (!r.Bytes(l.name) || !r.Bytes(l.value)) return false;
   }
   s.labels = core::Labels(std::move(labels));
   if (!r.Double(s.counter_total) || !r.Double(s.last_value) || !r.Varint(v)) return false;
@@ -187,11 +139,11 @@ core::Result<SnapshotFileStats> WriteSnapshot(core::Env& env, const std::string&
   }
   for (const IdempotencyCache::Completed& e : checkpoint.idempotency) {
     payload.clear();
-    PutString(payload, e.project);
-    PutString(payload, e.key);
-    PutString(payload, e.body_hash);
+    PutBytes(payload, e.project);
+    PutBytes(payload, e.key);
+    PutBytes(payload, e.body_hash);
     PutVarint(payload, static_cast<uint64_t>(e.response.status));
-    PutString(payload, e.response.body);
+    PutBytes(payload, e.response.body);
     PutVarint(payload, ZigZag(e.created_ms));
     buf.append(store::FrameRecord(kIdempotencyRecord, payload));
     if (auto st = flush(false); !st) return core::Unexpected(st.error());
@@ -263,18 +215,18 @@ core::Result<std::optional<Checkpoint>> LoadNewestSnapshot(core::Env& env, const
       if (!DecodeSeries(payload, s)) return bad("malformed series", pos);
       cp.series.push_back(std::move(s));
     } else if (type == kIdempotencyRecord) {
-      Reader r(payload);
+      ByteReader r(payload);
       IdempotencyCache::Completed e;
       uint64_t status, created;
-      if (!r.Str(e.project) || !r.Str(e.key) || !r.Str(e.body_hash) || !r.Varint(status) ||
-          !r.Str(e.response.body) || !r.Varint(created) || !r.done()) {
+      if (!r.Bytes(e.project) || !r.Bytes(e.key) || !r.Bytes(e.body_hash) || !r.Varint(status) ||
+          !r.Bytes(e.response.body) || !r.Varint(created) || !r.done()) {
         return bad("malformed idempotency entry", pos);
       }
       e.response.status = static_cast<int>(status);
       e.created_ms = UnZigZag(created);
       cp.idempotency.push_back(std::move(e));
     } else if (type == kEndRecord) {
-      Reader r(payload);
+      ByteReader r(payload);
       uint64_t ns, ni;
       if (!r.Varint(ns) || !r.Varint(ni) || ns != cp.series.size() ||
           ni != cp.idempotency.size()) {
