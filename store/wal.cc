@@ -71,16 +71,16 @@ core::Result<WalReplayStats> Wal::Replay(core::Env& env, const std::string& dir,
   if (!env.FileExists(dir)) return stats;
   auto segments = ListSegments(env, dir);
   if (!segments) return core::Unexpected(segments.error());
-  std::vector<uint64_t> todo;
+  std::vector<uint64_t> to_replay;
   for (uint64_t s : *segments) {
-    if (s >= first_segment) todo.push_back(s);
+    if (s >= first_segment) to_replay.push_back(s);
   }
-  for (size_t si = 0; si < todo.size(); ++si) {
-    const std::string path = SegmentPath(dir, todo[si]);
+  for (size_t si = 0; si < to_replay.size(); ++si) {
+    const std::string path = SegmentPath(dir, to_replay[si]);
     auto data = env.ReadFile(path);
     if (!data) return core::Unexpected(data.error());
     ++stats.segments;
-    const bool last = si + 1 == todo.size();
+    const bool last = si + 1 == to_replay.size();
     size_t pos = 0;
     std::string damage;
     while (pos < data->size()) {
@@ -130,8 +130,8 @@ core::Result<WalReplayStats> Wal::Replay(core::Env& env, const std::string& dir,
     if (auto st = env.TruncateFile(path, pos); !st) return core::Unexpected(st.error());
     stats.dropped_bytes += cut;
     uint64_t later_segments = 0;
-    for (size_t k = si + 1; k < todo.size(); ++k) {
-      const std::string later = SegmentPath(dir, todo[k]);
+    for (size_t k = si + 1; k < to_replay.size(); ++k) {
+      const std::string later = SegmentPath(dir, to_replay[k]);
       if (auto bytes = env.ReadFile(later)) stats.dropped_bytes += bytes->size();
       if (auto st = env.RemoveFile(later); !st) return core::Unexpected(st.error());
       ++later_segments;
