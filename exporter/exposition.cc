@@ -162,6 +162,8 @@ void StoreExposition::RenderText(std::string& out) const {
         projects.emplace_back(metric.project);
       },
       [&](const store::SeriesView& s) {
+        // A series reserved by a request whose WAL write failed never got a sample.
+        if (s.updated_at_ms == 0) return;
         if (config_.series_ttl_ms > 0 && now_ms - s.updated_at_ms > config_.series_ttl_ms) return;
         Chunk& c = chunks.back();
         std::string& text = arena;

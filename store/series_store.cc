@@ -419,6 +419,7 @@ std::vector<SeriesState> SeriesStore::ExportState() const {
   for (const auto& shard : shards_) {
     std::shared_lock lock(shard->mu);
     for (const Series& s : shard->series) {
+      if (s.updated_at_ms == 0) continue;  // reserved, never committed (failed request)
       SeriesState& st = out.emplace_back();
       st.project = *s.project;
       st.name = s.name;

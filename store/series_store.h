@@ -161,8 +161,10 @@ class SeriesStore {
   void VisitSeries(const std::function<void(const MetricView&)>& begin_metric,
                    const std::function<void(const SeriesView&)>& series) const;
 
-  // Copies the state of every series (all projects). For a consistent snapshot
-  // the caller keeps writers out meanwhile.
+  // Copies the state of every series (all projects) that has received a
+  // sample; series reserved by a request that then failed are left out, so a
+  // restart forgets them. For a consistent snapshot the caller keeps writers
+  // out meanwhile.
   std::vector<SeriesState> ExportState() const;
 
   // Adds a series from a snapshot (at start-up, before serving). Limits are not

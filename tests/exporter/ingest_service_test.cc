@@ -1,5 +1,7 @@
 #include "exporter/ingest_service.h"
 
+#include "exporter/exposition.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -482,6 +484,17 @@ TEST_F(IngestServiceWalTest, WalFailureStoresNothing) {
     if (std::get<1>(row) == "c") {
       EXPECT_EQ(std::get<4>(row), 1) << "counter total unchanged";
     }
+  }
+
+  // The new series the failed batch reserved is neither on /metrics nor in a
+  // snapshot: it never received a sample.
+  {
+    core::FakeClock render_clock(kNow);
+    StoreExposition exposition(store_, config::ExpositionConfig{}, render_clock);
+    std::string page;
+    exposition.RenderText(page);
+    EXPECT_EQ(page.find("new_metric"), std::string::npos) << page;
+    for (const auto& state : store_.ExportState()) EXPECT_NE(state.name, "new_metric");
   }
 
   faulty_.SetFailSyncs(true);  // space returns, but fdatasync fails
