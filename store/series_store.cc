@@ -137,6 +137,15 @@ struct SeriesStore::Shard {
   std::unordered_map<std::string, std::map<std::string, std::map<std::string, std::vector<uint32_t>>>>
       index;
   uint32_t shard_no = 0;
+
+  // Adds a new series to the label index. REQUIRES: mu held exclusively.
+  void IndexSeries(const std::string& project, const Series& series, uint32_t local) {
+    auto& project_index = index[project];
+    project_index["__name__"][series.name].push_back(local);
+    for (const core::Label& l : series.labels.items()) {
+      project_index[l.name][l.value].push_back(local);
+    }
+  }
 };
 
 SeriesStore::SeriesStore(SeriesStoreOptions options) : options_(std::move(options)) {
@@ -313,9 +322,7 @@ core::Result<Reservation> SeriesStore::ReserveImpl(std::string_view project,
           ns.bounds = meta->bounds;
           ns.bucket_counts.assign(ns.bounds->size(), 0);
         }
-        auto& project_index = shard.index[meta->project];
-        project_index["__name__"][ns.name].push_back(local);
-        for (const core::Label& l : ns.labels.items()) project_index[l.name][l.value].push_back(local);
+        shard.IndexSeries(meta->project, ns, local);
         ++meta->series_count;
         ++added_series;
         added_bytes += kSeriesOverheadBytes + static_cast<int64_t>(ns.labels.ByteSize()) +
@@ -510,9 +517,7 @@ core::Status SeriesStore::ImportSeries(SeriesState state) {
                                          state.samples.begin() + static_cast<std::ptrdiff_t>(end));
     bytes += static_cast<int64_t>(block.capacity() * sizeof(Sample));
   }
-  auto& project_index = shard.index[meta.project];
-  project_index["__name__"][ns.name].push_back(local);
-  for (const core::Label& l : ns.labels.items()) project_index[l.name][l.value].push_back(local);
+  shard.IndexSeries(meta.project, ns, local);
   series_count_.fetch_add(1, std::memory_order_relaxed);
   sample_count_.fetch_add(state.samples.size(), std::memory_order_relaxed);
   memory_bytes_.fetch_add(bytes, std::memory_order_relaxed);

@@ -5,8 +5,7 @@
 -- holds SAMPLES distinct series: 10 metrics (5 counters, 5 gauges) with labels
 -- host, region, endpoint. With SAMPLES=1, 8 one-series bodies are rotated (like
 -- tally_report.lua); otherwise 8 bodies with different values.
-local requests = {}
-local next_request = 0
+requests = {}  -- global: common.lua rotates through it
 local regions = { "eu-west", "us-east", "ap-south", "sa-east" }
 local endpoints = { "/login", "/search", "/checkout", "/cart", "/home" }
 
@@ -46,16 +45,4 @@ function init(args)
   end
 end
 
-function request()
-  next_request = next_request % #requests + 1
-  return requests[next_request]
-end
-
--- One machine-readable line for bench/run.sh (latency in microseconds).
-function done(summary, latency, requests)
-  io.write(string.format(
-    "BENCH requests=%d duration_us=%d p50_us=%d p99_us=%d status_errors=%d socket_errors=%d\n",
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
-end
+dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "common.lua")

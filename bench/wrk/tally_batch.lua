@@ -3,8 +3,7 @@
 -- (POINTS per request, default 100). Point i belongs to series i % 100: 10
 -- metrics (5 counters, 5 gauges) x 10 tag combinations (host, region, endpoint).
 -- 8 bodies with different values are pre-built per thread in init() and rotated.
-local requests = {}
-local next_request = 0
+requests = {}  -- global: common.lua rotates through it
 local regions = { "eu-west", "us-east", "ap-south", "sa-east" }
 local endpoints = { "/login", "/search", "/checkout", "/cart", "/home" }
 
@@ -34,16 +33,4 @@ function init(args)
   end
 end
 
-function request()
-  next_request = next_request % #requests + 1
-  return requests[next_request]
-end
-
--- One machine-readable line for bench/run.sh (latency in microseconds).
-function done(summary, latency, requests)
-  io.write(string.format(
-    "BENCH requests=%d duration_us=%d p50_us=%d p99_us=%d status_errors=%d socket_errors=%d\n",
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
-end
+dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "common.lua")

@@ -1,0 +1,19 @@
+-- Shared by the wrk scripts: rotate through the pre-built `requests` table and
+-- print one machine-readable line for bench/run.sh (latency in microseconds).
+-- Each script fills the global `requests` in init() and loads this file with
+--   dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "common.lua")
+
+next_request = 0
+
+function request()
+  next_request = next_request % #requests + 1
+  return requests[next_request]
+end
+
+function done(summary, latency, requests)
+  io.write(string.format(
+    "BENCH requests=%d duration_us=%d p50_us=%d p99_us=%d status_errors=%d socket_errors=%d\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
