@@ -53,11 +53,54 @@ struct ExpositionConfig {
   bool include_project_label = true;
 };
 
+// Limits of one account tier (API.md sections 1 and 4). Rate limits are
+// requests per minute per project. 0 means unlimited, for every field.
+struct TierLimits {
+  std::string name;
+  int64_t rate_limit_rpm = 60;
+  int64_t ingest_rate_limit_rpm = 600;  // /v1/metrics/report|batch, /v1/events
+  int64_t events_per_month = 100'000;
+  int64_t retention_days = 7;
+  int64_t max_members = 3;
+  int64_t max_projects = 3;
+  int64_t bandwidth_bytes_per_month = 1LL << 30;
+};
+
+std::vector<TierLimits> DefaultTiers();
+
+struct BillingConfig {
+  std::vector<TierLimits> tiers = DefaultTiers();  // merged by name with the file's
+  std::string default_tier = "free";               // tier of accounts created without one
+};
+
+struct AuthConfig {
+  // false: no API keys; every request is project "default". Only for benchmarks
+  // and trusted single-user setups; logged loudly at start.
+  bool enabled = true;
+  // Also require a key (scope metrics:read) for GET /metrics, /healthz, /readyz.
+  bool protect_public_routes = false;
+  // On the first start with an empty database: create an account, a project and
+  // an admin key, printed once and written to <storage.dir>/admin.key (0600).
+  bool bootstrap = true;
+  std::string bootstrap_tier = "enterprise";
+  // How long a validated key is trusted from memory before it is re-read from the
+  // database (changes made by `tally keys ...` in another process show up within
+  // this; changes through the API apply on the next request).
+  int64_t key_cache_ttl_ms = 1'000;
+  // Request and byte counters are written to the database this often.
+  int64_t usage_flush_interval_ms = 10'000;
+};
+
 struct Config {
   ServerConfig server;
   StorageConfig storage;
   LimitsConfig limits;
   ExpositionConfig exposition;
+  AuthConfig auth;
+  BillingConfig billing;
 };
+
+// The tier named `name`, or nullptr.
+const TierLimits* FindTier(const std::vector<TierLimits>& tiers, const std::string& name);
 
 }  // namespace config

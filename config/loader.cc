@@ -263,6 +263,9 @@ class Loader {
   void Storage(const Entry& e, StorageConfig& c);
   void Limits(const Entry& e, LimitsConfig& c);
   void Exposition(const Entry& e, ExpositionConfig& c);
+  void Auth(const Entry& e, AuthConfig& c);
+  void Billing(const Entry& e, BillingConfig& c);
+  void Tiers(const Entry& e, std::vector<TierLimits>& tiers);
   std::optional<std::vector<HistogramBuckets>> HistogramRules(const Entry& e);
 
   std::string file_;
@@ -618,6 +621,81 @@ void Loader::Exposition(const Entry& e, ExpositionConfig& c) {
       });
 }
 
+void Loader::Auth(const Entry& e, AuthConfig& c) {
+  WalkSection(e, {
+                     {"enabled", [&](const Entry& f) { Set(c.enabled, Bool(f)); }},
+                     {"protect_public_routes",
+                      [&](const Entry& f) { Set(c.protect_public_routes, Bool(f)); }},
+                     {"bootstrap", [&](const Entry& f) { Set(c.bootstrap, Bool(f)); }},
+                     {"bootstrap_tier",
+                      [&](const Entry& f) { Set(c.bootstrap_tier, NonEmptyString(f)); }},
+                     {"key_cache_ttl",
+                      [&](const Entry& f) { Set(c.key_cache_ttl_ms, DurationMs(f, 0)); }},
+                     {"usage_flush_interval",
+                      [&](const Entry& f) { Set(c.usage_flush_interval_ms, DurationMs(f, 1)); }},
+                 });
+}
+
+void Loader::Tiers(const Entry& e, std::vector<TierLimits>& tiers) {
+  if (e.value.IsNull()) return;
+  if (!e.value.IsMap()) {
+    ErrorAt(e, "expected a map of tier name to limits, got " + Describe(e.value));
+    return;
+  }
+  for (auto it = e.value.begin(); it != e.value.end(); ++it) {
+    if (!it->first.IsScalar() || it->first.Scalar().empty()) {
+      ErrorAt(it->first, e.path, "tier names must be non-empty strings");
+      continue;
+    }
+    const std::string name = it->first.Scalar();
+    Entry tier_entry{it->first, it->second, e.path + "." + name};
+    // A tier named in the file overrides the built-in one field by field; a new
+    // name starts from the "free" limits.
+    TierLimits* tier = nullptr;
+    for (TierLimits& t : tiers) {
+      if (t.name == name) tier = &t;
+    }
+    if (tier == nullptr) {
+      TierLimits fresh;
+      fresh.name = name;
+      tiers.push_back(fresh);
+      tier = &tiers.back();
+    }
+    TierLimits& t = *tier;
+    auto count = [this](int64_t& target) {
+      return [this, &target](const Entry& f) { Set(target, Int(f, 0, kInt64Max)); };
+    };
+    WalkSection(tier_entry,
+                {
+                    {"rate_limit_rpm", count(t.rate_limit_rpm)},
+                    {"ingest_rate_limit_rpm", count(t.ingest_rate_limit_rpm)},
+                    {"events_per_month", count(t.events_per_month)},
+                    {"retention_days", count(t.retention_days)},
+                    {"max_members", count(t.max_members)},
+                    {"max_projects", count(t.max_projects)},
+                    {"bandwidth_per_month",
+                     [&](const Entry& f) { Set(t.bandwidth_bytes_per_month, Bytes(f, 0, kInt64Max)); }},
+                });
+  }
+}
+
+void Loader::Billing(const Entry& e, BillingConfig& c) {
+  std::optional<Entry> default_tier;
+  WalkSection(e, {
+                     {"tiers", [&](const Entry& f) { Tiers(f, c.tiers); }},
+                     {"default_tier",
+                      [&](const Entry& f) {
+                        default_tier = f;
+                        Set(c.default_tier, NonEmptyString(f));
+                      }},
+                 });
+  if (default_tier && FindTier(c.tiers, c.default_tier) == nullptr) {
+    std::vector<std::string_view> names;
+    for (const TierLimits& t : c.tiers) names.push_back(t.name);
+    ErrorAt(*default_tier, "unknown tier " + Quote(c.default_tier) + " (tiers: " + Join(names) + ")");
+  }
+}
+
 // Counts the documents in a YAML stream without building nodes. yaml-cpp 0.7's
 // LoadAll loops forever (allocating) when a document starts with a token its
 // parser cannot use, e.g. a file holding just ",": HandleNextDocument reports a
@@ -690,9 +768,11 @@ void Loader::Load(std::string_view text, Config& config) {
   }
   const YAML::Node root = YAML::Load(yaml);
   if (root.IsNull()) return;
+  std::optional<Entry> auth_entry;
   if (!root.IsMap()) {
     ErrorAt(root, "",
-            "the top level must be a map of sections (server, storage, limits, exposition), got " +
+            "the top level must be a map of sections (server, storage, limits, exposition, auth, "
+            "billing), got " +
                 Describe(root));
     return;
   }
@@ -702,7 +782,17 @@ void Loader::Load(std::string_view text, Config& config) {
               {"storage", [&](const Entry& e) { Storage(e, config.storage); }},
               {"limits", [&](const Entry& e) { Limits(e, config.limits); }},
               {"exposition", [&](const Entry& e) { Exposition(e, config.exposition); }},
+              {"auth", [&](const Entry& e) { auth_entry = e; Auth(e, config.auth); }},
+              {"billing", [&](const Entry& e) { Billing(e, config.billing); }},
           });
+  // Cross-section check: the bootstrap tier must exist once tiers are known.
+  if (FindTier(config.billing.tiers, config.auth.bootstrap_tier) == nullptr) {
+    std::vector<std::string_view> names;
+    for (const TierLimits& t : config.billing.tiers) names.push_back(t.name);
+    AddError(auth_entry ? OneBased(auth_entry->key.Mark().line) : 0,
+             auth_entry ? OneBased(auth_entry->key.Mark().column) : 0, "auth.bootstrap_tier",
+             "unknown tier " + Quote(config.auth.bootstrap_tier) + " (tiers: " + Join(names) + ")");
+  }
 }
 
 }  // namespace

@@ -64,6 +64,29 @@ void ExpectSameConfig(const Config& got, const Config& want) {
   EXPECT_EQ(got.exposition.default_buckets, want.exposition.default_buckets);
   EXPECT_EQ(got.exposition.series_ttl_ms, want.exposition.series_ttl_ms);
   EXPECT_EQ(got.exposition.include_project_label, want.exposition.include_project_label);
+
+  EXPECT_EQ(got.auth.enabled, want.auth.enabled);
+  EXPECT_EQ(got.auth.protect_public_routes, want.auth.protect_public_routes);
+  EXPECT_EQ(got.auth.bootstrap, want.auth.bootstrap);
+  EXPECT_EQ(got.auth.bootstrap_tier, want.auth.bootstrap_tier);
+  EXPECT_EQ(got.auth.key_cache_ttl_ms, want.auth.key_cache_ttl_ms);
+  EXPECT_EQ(got.auth.usage_flush_interval_ms, want.auth.usage_flush_interval_ms);
+
+  EXPECT_EQ(got.billing.default_tier, want.billing.default_tier);
+  ASSERT_EQ(got.billing.tiers.size(), want.billing.tiers.size());
+  for (size_t i = 0; i < got.billing.tiers.size(); ++i) {
+    const TierLimits& g = got.billing.tiers[i];
+    const TierLimits& w = want.billing.tiers[i];
+    SCOPED_TRACE(w.name);
+    EXPECT_EQ(g.name, w.name);
+    EXPECT_EQ(g.rate_limit_rpm, w.rate_limit_rpm);
+    EXPECT_EQ(g.ingest_rate_limit_rpm, w.ingest_rate_limit_rpm);
+    EXPECT_EQ(g.events_per_month, w.events_per_month);
+    EXPECT_EQ(g.retention_days, w.retention_days);
+    EXPECT_EQ(g.max_members, w.max_members);
+    EXPECT_EQ(g.max_projects, w.max_projects);
+    EXPECT_EQ(g.bandwidth_bytes_per_month, w.bandwidth_bytes_per_month);
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -191,6 +214,26 @@ TEST(LoadConfigTextTest, GoodCases) {
        }},
       {"CRLF line endings", "server:\r\n  num_threads: 2\r\n",
        [](Config& c) { c.server.num_threads = 2; }},
+      {"auth settings", "auth: {enabled: false, key_cache_ttl: 0s, bootstrap_tier: pro}",
+       [](Config& c) {
+         c.auth.enabled = false;
+         c.auth.key_cache_ttl_ms = 0;
+         c.auth.bootstrap_tier = "pro";
+       }},
+      {"tier override merges by field",
+       "billing:\n  tiers:\n    free: {rate_limit_rpm: 5}\n",
+       [](Config& c) { c.billing.tiers[0].rate_limit_rpm = 5; }},
+      {"new tier starts from free limits",
+       "billing:\n  default_tier: gold\n  tiers:\n    gold: {rate_limit_rpm: 7, "
+       "bandwidth_per_month: 2GiB}\n",
+       [](Config& c) {
+         config::TierLimits gold;
+         gold.name = "gold";
+         gold.rate_limit_rpm = 7;
+         gold.bandwidth_bytes_per_month = 2LL << 30;
+         c.billing.tiers.push_back(gold);
+         c.billing.default_tier = "gold";
+       }},
   };
   for (const GoodCase& tc : cases) {
     SCOPED_TRACE(tc.name);
@@ -227,7 +270,17 @@ TEST(LoadConfigTextTest, BadCases) {
       {"stray comma after a document", "server: {}\n...\n, x\n", "", 3, 1,
        "invalid YAML: unexpected ','"},
       {"unknown section", "server: {}\nstorge:\n  dir: x\n", "storge", 2, 1,
-       "unknown key (did you mean 'storage'? known keys: server, storage, limits, exposition)"},
+       "unknown key (did you mean 'storage'? known keys: server, storage, limits, exposition, auth, billing)"},
+      {"unknown default tier", "billing:\n  default_tier: platinum\n", "billing.default_tier", 2,
+       17, "unknown tier 'platinum' (tiers: free, standard, growth, pro, scale, enterprise)"},
+      {"unknown bootstrap tier", "auth:\n  bootstrap_tier: x\n", "auth.bootstrap_tier", 1, 1,
+       "unknown tier 'x'"},
+      {"negative rate limit", "billing:\n  tiers:\n    free: {rate_limit_rpm: -1}\n",
+       "billing.tiers.free.rate_limit_rpm", 3, 28, "must be at least 0 (got -1)"},
+      {"unknown tier field", "billing:\n  tiers:\n    free: {rpm: 1}\n",
+       "billing.tiers.free.rpm", 3, 12, "unknown key"},
+      {"tiers not a map", "billing:\n  tiers: [free]\n", "billing.tiers", 2, 10,
+       "expected a map of tier name to limits"},
       {"unknown key", "storage:\n  dir: x\n  retension: 1d\n", "storage.retension", 3, 3,
        "unknown key (did you mean 'retention'? known keys: dir, retention, max_memory, fsync, "
        "fsync_interval, snapshot_interval)"},
@@ -510,6 +563,14 @@ TEST(ShippedConfigTest, DefaultFileSetsEveryKey) {
       "exposition.default_buckets",
       "exposition.series_ttl",
       "exposition.include_project_label",
+      "auth.enabled",
+      "auth.protect_public_routes",
+      "auth.bootstrap",
+      "auth.bootstrap_tier",
+      "auth.key_cache_ttl",
+      "auth.usage_flush_interval",
+      "billing.default_tier",
+      "billing.tiers",
   };
   std::istringstream in(ReadFile(kSourceDir + "/config/tally.yaml"));
   std::set<std::string> got;
