@@ -13,10 +13,16 @@
 #include "exporter/idempotency.h"
 #include "exporter/ingest_service.h"
 #include "exporter/snapshot.h"
+#include "app/control_ops.h"
+#include "rest/account_routes.h"
+#include "rest/durable_idempotency.h"
+#include "rest/key_authenticator.h"
 #include "rest/metrics_routes.h"
+#include "rest/rate_limiter.h"
 #include "rest/request_context.h"
 #include "rest/router.h"
 #include "rest/system_routes.h"
+#include "rest/usage_meter.h"
 #include "core/env.h"
 #include "store/series_store.h"
 #include "store/wal.h"
@@ -128,7 +134,13 @@ struct Server::Parts {
   std::unique_ptr<exporter::StoreExposition> store_exposition;
   std::unique_ptr<exporter::IngestService> ingest;
   exporter::IdempotencyCache idempotency;
-  rest::DefaultProjectAuthenticator auth;
+  // Control plane: accounts, projects, keys (SQLite), and what reads it per request.
+  std::unique_ptr<control::ControlPlane> control;
+  std::unique_ptr<rest::KeyAuthenticator> key_auth;       // auth.enabled
+  rest::DefaultProjectAuthenticator open_auth;            // !auth.enabled
+  rest::RateLimiter rate_limiter;
+  std::unique_ptr<rest::UsageMeter> usage;
+  std::unique_ptr<rest::DurableIdempotency> account_idempotency;
   std::unique_ptr<rest::Router> router;
   std::unique_ptr<core::HttpServer> http;
   std::atomic<bool> ready{false};        // /readyz: false during replay and shutdown
@@ -216,12 +228,33 @@ core::Status Server::Start() {
   ingest_options.idempotency = &p.idempotency;
   p.ingest = std::make_unique<exporter::IngestService>(*p.store, ingest_options, clock_,
                                                        *p.registry);
-  p.router = std::make_unique<rest::Router>(p.auth, clock_, *p.registry);
+  if (auto st = OpenControlPlane(); !st) return st;
+  rest::Authenticator* auth = &p.open_auth;
+  if (config_.auth.enabled) {
+    p.key_auth = std::make_unique<rest::KeyAuthenticator>(
+        *p.control, clock_, config_.billing.tiers, config_.auth.key_cache_ttl_ms);
+    auth = p.key_auth.get();
+  } else {
+    spdlog::warn("auth.enabled is false: every request is accepted without an API key and "
+                 "belongs to project 'default'. Use this only for benchmarks or a trusted "
+                 "single-user setup.");
+  }
+  p.usage = std::make_unique<rest::UsageMeter>(*p.control);
+  p.account_idempotency = std::make_unique<rest::DurableIdempotency>(*p.control);
+  rest::RouterOptions router_options;
+  router_options.rate_limiter = config_.auth.enabled ? &p.rate_limiter : nullptr;
+  router_options.usage = p.usage.get();
+  router_options.protect_public_routes = config_.auth.enabled && config_.auth.protect_public_routes;
+  p.router = std::make_unique<rest::Router>(*auth, clock_, *p.registry, router_options);
   rest::AddSystemRoutes(*p.router, {p.store_exposition.get(),
                                     {p.registry.get(), &p.wal_metrics},
                                     &p.ready,
                                     std::string(kVersion)});
   rest::AddMetricsRoutes(*p.router, *p.ingest, p.idempotency, clock_, &p.ingest_open);
+  rest::AddAccountRoutes(*p.router, rest::AccountServices{p.control.get(), &clock_,
+                                                          p.key_auth.get(), p.usage.get(),
+                                                          p.account_idempotency.get(),
+                                                          config_.billing.tiers});
 
   core::HttpServerOptions http_options;
   http_options.listen = config_.server.listen;
@@ -248,7 +281,72 @@ core::Status Server::Start() {
   if (config_.storage.fsync == config::FsyncPolicy::kInterval) {
     wal_sync_thread_ = std::thread([this] { WalSyncLoop(); });
   }
+  control_thread_ = std::thread([this] { ControlLoop(); });
   return {};
+}
+
+core::Status Server::OpenControlPlane() {
+  Parts& p = *parts_;
+  auto db = app::OpenControlPlane(config_);
+  if (!db) return core::Unexpected(db.error());
+  p.control = std::move(*db);
+  if (config_.auth.enabled && config_.auth.bootstrap) {
+    auto boot = BootstrapIfEmpty(*p.control, config_, clock_.NowMs());
+    if (!boot) return core::Unexpected(boot.error());
+    if (*boot) {
+      const BootstrapResult& b = **boot;
+      // Shown once: only its hash is stored. The file keeps it for the operator.
+      spdlog::warn(
+          "first start: created account {} (tier {}), project {} and admin key {}.\n"
+          "    admin API key (shown once; also written to {} with mode 0600):\n    {}",
+          b.account_id, config_.auth.bootstrap_tier, b.project_id, b.key_id, b.key_file, b.secret);
+    }
+  }
+  return {};
+}
+
+core::Status Server::FlushControl() {
+  Parts& p = *parts_;
+  core::Status status;
+  if (auto st = p.usage->Flush(); !st) {
+    spdlog::warn("usage flush failed (will retry): {}", st.error().message);
+    status = st;
+  }
+  if (p.key_auth) {
+    if (auto st = p.key_auth->FlushLastUsed(); !st) {
+      spdlog::warn("key last_used flush failed: {}", st.error().message);
+      status = st;
+    }
+  }
+  return status;
+}
+
+void Server::ControlLoop() {
+  std::unique_lock lock(runner_mu_);
+  int64_t last_purge_ms = 0;
+  while (!stopping_) {
+    runner_cv_.wait_for(lock, std::chrono::milliseconds(config_.auth.usage_flush_interval_ms));
+    if (stopping_) break;
+    lock.unlock();
+    (void)FlushControl();
+    const int64_t now = clock_.NowMs();
+    if (now - last_purge_ms >= 3'600'000) {
+      last_purge_ms = now;
+      if (auto purged = parts_->account_idempotency->Purge(now); !purged) {
+        spdlog::warn("idempotency purge failed: {}", purged.error().message);
+      }
+    }
+    lock.lock();
+  }
+}
+
+std::vector<RouteInfo> Server::Routes() const {
+  std::vector<RouteInfo> out;
+  if (!parts_ || !parts_->router) return out;
+  for (const rest::Route& r : parts_->router->routes()) {
+    out.push_back(RouteInfo{r.method, r.pattern, r.name, r.scope, r.is_public, r.ingest});
+  }
+  return out;
 }
 
 int Server::port() const { return parts_ && parts_->http ? parts_->http->port() : 0; }
@@ -328,7 +426,9 @@ void Server::Stop() {
   if (retention_thread_.joinable()) retention_thread_.join();
   if (wal_sync_thread_.joinable()) wal_sync_thread_.join();
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
+  if (control_thread_.joinable()) control_thread_.join();
   if (parts_->http) parts_->http->Stop();  // in-flight requests finish first
+  if (parts_->control) (void)FlushControl();
   if (parts_->wal) {
     if (auto st = parts_->wal->Sync(); !st) spdlog::error("WAL sync: {}", st.error().message);
     // A snapshot on clean shutdown makes the next start fast.

@@ -9,12 +9,23 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "config/config.h"
 #include "core/clock.h"
 #include "core/status.h"
 
 namespace app {
+
+// One route of the table, for `--routes-file` (the auth-matrix test reads it).
+struct RouteInfo {
+  std::string method;
+  std::string pattern;
+  std::string name;
+  std::string scope;
+  bool is_public = false;
+  bool ingest = false;
+};
 
 class Server {
  public:
@@ -31,6 +42,8 @@ class Server {
   int port() const;
   // Graceful stop: readiness off, in-flight requests finish, runners stop.
   void Stop();
+  // The route table (after Start).
+  std::vector<RouteInfo> Routes() const;
 
  private:
   struct Parts;
@@ -39,6 +52,10 @@ class Server {
   void SnapshotLoop();
   core::Status WriteSnapshot();
   core::Status OpenWal();
+  core::Status OpenControlPlane();
+  // Writes usage counters and key last-used times to the control plane.
+  core::Status FlushControl();
+  void ControlLoop();
 
   config::Config config_;
   const core::Clock& clock_;
@@ -51,6 +68,7 @@ class Server {
   std::thread retention_thread_;
   std::thread wal_sync_thread_;
   std::thread snapshot_thread_;
+  std::thread control_thread_;
 };
 
 }  // namespace app

@@ -87,7 +87,7 @@ Result<int64_t> ParseIso8601Ms(std::string_view s) {
                     "' (use ISO 8601 like 2025-01-15T10:30:00Z, or unix seconds/milliseconds)");
   };
   size_t pos = 0;
-  int year, month, day, hour = 0, minute = 0, second = 0;
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
   if (!ReadDigits(s, pos, 4, year) || !Expect(s, pos, '-') || !ReadDigits(s, pos, 2, month) ||
       !Expect(s, pos, '-') || !ReadDigits(s, pos, 2, day)) {
     return bad();

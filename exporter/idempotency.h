@@ -23,21 +23,33 @@ struct StoredResponse {
   std::string body;
 };
 
-class IdempotencyCache {
+// Where idempotency records live: IdempotencyCache (memory + WAL, for ingest)
+// or a durable table (account routes). Implementations are thread-safe.
+class IdempotencyStore {
  public:
   enum class Outcome { kNew, kReplay, kInFlight, kReused };
   struct BeginResult {
     Outcome outcome;
     StoredResponse response;  // set for kReplay
   };
+  virtual ~IdempotencyStore() = default;
+  virtual BeginResult Begin(const std::string& project, const std::string& key,
+                            const std::string& body_hash, int64_t now_ms) = 0;
+  virtual void Complete(const std::string& project, const std::string& key,
+                        StoredResponse response) = 0;
+  virtual void Abandon(const std::string& project, const std::string& key) = 0;
+};
 
+class IdempotencyCache final : public IdempotencyStore {
+ public:
   explicit IdempotencyCache(int64_t ttl_ms = 24LL * 3'600'000, size_t max_entries = 1'000'000)
       : ttl_ms_(ttl_ms), max_entries_(max_entries) {}
 
   BeginResult Begin(const std::string& project, const std::string& key,
-                    const std::string& body_hash, int64_t now_ms);
-  void Complete(const std::string& project, const std::string& key, StoredResponse response);
-  void Abandon(const std::string& project, const std::string& key);
+                    const std::string& body_hash, int64_t now_ms) override;
+  void Complete(const std::string& project, const std::string& key,
+                StoredResponse response) override;
+  void Abandon(const std::string& project, const std::string& key) override;
   // Re-creates a completed entry (WAL replay); `created_ms` is when the first
   // request was answered, so the 24 h window is kept across restarts.
   void Restore(const std::string& project, const std::string& key, const std::string& body_hash,

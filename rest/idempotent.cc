@@ -23,7 +23,7 @@ core::Result<std::optional<std::string>> ResolveIdempotencyKey(
   return body_key;
 }
 
-void RunIdempotent(exporter::IdempotencyCache& cache, const core::Clock& clock,
+void RunIdempotent(exporter::IdempotencyStore& cache, const core::Clock& clock,
                    const std::string& project, const std::optional<std::string>& key,
                    const std::string& body, core::HttpResponse& resp,
                    const std::function<void(core::HttpResponse&)>& work,
@@ -35,25 +35,25 @@ void RunIdempotent(exporter::IdempotencyCache& cache, const core::Clock& clock,
   const std::string hash = body_hash != nullptr ? *body_hash : core::Sha256Hex(body);
   auto begin = cache.Begin(project, *key, hash, clock.NowMs());
   switch (begin.outcome) {
-    case exporter::IdempotencyCache::Outcome::kReused:
+    case exporter::IdempotencyStore::Outcome::kReused:
       WriteError(resp, core::MakeError(core::ErrorCode::kIdempotencyKeyReused,
                                        "idempotency key '" + *key +
                                            "' was already used with a different request body",
                                        "idempotency_key"));
       return;
-    case exporter::IdempotencyCache::Outcome::kInFlight:
+    case exporter::IdempotencyStore::Outcome::kInFlight:
       WriteError(resp, core::MakeError(core::ErrorCode::kConflict,
                                        "a request with idempotency key '" + *key +
                                            "' is still being processed; retry later",
                                        "idempotency_key"));
       return;
-    case exporter::IdempotencyCache::Outcome::kReplay:
+    case exporter::IdempotencyStore::Outcome::kReplay:
       resp.status = begin.response.status;
       resp.content_type = "application/json";
       resp.body = std::move(begin.response.body);
       resp.SetHeader("Idempotent-Replayed", "true");
       return;
-    case exporter::IdempotencyCache::Outcome::kNew:
+    case exporter::IdempotencyStore::Outcome::kNew:
       break;
   }
   try {

@@ -16,7 +16,7 @@
 namespace rest {
 
 // `key` is the idempotency key from the body or header (nullopt: just run `work`).
-void RunIdempotent(exporter::IdempotencyCache& cache, const core::Clock& clock,
+void RunIdempotent(exporter::IdempotencyStore& cache, const core::Clock& clock,
                    const std::string& project, const std::optional<std::string>& key,
                    const std::string& body, core::HttpResponse& resp,
                    const std::function<void(core::HttpResponse&)>& work,

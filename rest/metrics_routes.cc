@@ -88,14 +88,18 @@ void Ingest(Kind kind, exporter::IngestService& ingest, exporter::IdempotencyCac
 void AddMetricsRoutes(Router& router, exporter::IngestService& ingest,
                       exporter::IdempotencyCache& idempotency, const core::Clock& clock,
                       const std::atomic<bool>* ready) {
-  router.Add(Route{"POST", "/v1/metrics/report", "metrics.report", false, true, "metrics:write",
-                   [&ingest, &idempotency, &clock, ready](const Call& call, core::HttpResponse& resp) {
-                     Ingest(Kind::kReport, ingest, idempotency, clock, ready, call, resp);
-                   }});
-  router.Add(Route{"POST", "/v1/metrics/batch", "metrics.batch", false, true, "metrics:write",
-                   [&ingest, &idempotency, &clock, ready](const Call& call, core::HttpResponse& resp) {
-                     Ingest(Kind::kBatch, ingest, idempotency, clock, ready, call, resp);
-                   }});
+  Route report{"POST", "/v1/metrics/report", "metrics.report", false, true, "metrics:write",
+               [&ingest, &idempotency, &clock, ready](const Call& call, core::HttpResponse& resp) {
+                 Ingest(Kind::kReport, ingest, idempotency, clock, ready, call, resp);
+               }};
+  report.ingest = true;
+  router.Add(std::move(report));
+  Route batch{"POST", "/v1/metrics/batch", "metrics.batch", false, true, "metrics:write",
+              [&ingest, &idempotency, &clock, ready](const Call& call, core::HttpResponse& resp) {
+                Ingest(Kind::kBatch, ingest, idempotency, clock, ready, call, resp);
+              }};
+  batch.ingest = true;
+  router.Add(std::move(batch));
 }
 
 }  // namespace rest

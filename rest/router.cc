@@ -60,9 +60,11 @@ bool IsJsonContentType(std::string_view ct) {
   return lower == "application/json" || (lower.starts_with("application/") && lower.ends_with("+json"));
 }
 
-Router::Router(const Authenticator& auth, const core::Clock& clock, prometheus::Registry& registry)
+Router::Router(const Authenticator& auth, const core::Clock& clock, prometheus::Registry& registry,
+               RouterOptions options)
     : auth_(auth),
       clock_(clock),
+      options_(options),
       requests_(prometheus::BuildCounter()
                     .Name("tally_http_requests_total")
                     .Help("HTTP requests answered, by route and status code")
@@ -155,34 +157,84 @@ void Router::Handle(const core::HttpRequest& req, core::HttpResponse& resp) cons
                                          (ct ? ", got '" + *ct + "'" : std::string(", got none")),
                                      "Content-Type"));
   } else {
-    RequestContext ctx;
-    bool authed = true;
-    if (!route->is_public) {
-      auto who = auth_.Authenticate(req, route->scope);
-      if (!who) {
-        WriteError(resp, who.error());
-        authed = false;
-      } else {
-        ctx = std::move(*who);
-      }
-    }
-    if (authed) {
-      try {
-        route->handler(Call{ctx, req, params}, resp);
-      } catch (const std::exception& e) {
-        resp = core::HttpResponse();
-        WriteError(resp, core::MakeError(core::ErrorCode::kInternal,
-                                         std::string("internal error: ") + e.what()));
-      } catch (...) {
-        // Handle() promises never to throw; anything else escaping would take
-        // down the civetweb worker thread.
-        resp = core::HttpResponse();
-        WriteError(resp, core::MakeError(core::ErrorCode::kInternal, "internal error"));
-      }
-    }
+    Dispatch(*route, req, params, resp);
   }
   const double seconds = static_cast<double>(clock_.MonotonicNs() - start_ns) / 1e9;
   Observe(stats, resp.status, seconds);
+}
+
+namespace {
+
+void SetRateHeaders(core::HttpResponse& resp, const RateDecision& d) {
+  resp.SetHeader("X-RateLimit-Limit", std::to_string(d.limit));
+  resp.SetHeader("X-RateLimit-Remaining", std::to_string(d.remaining));
+  resp.SetHeader("X-RateLimit-Reset", std::to_string(d.reset_unix_s));
+}
+
+// Bytes of the request as it crossed the wire, near enough: request line,
+// headers and body (civetweb does not report the exact count).
+int64_t RequestBytes(const core::HttpRequest& req) {
+  size_t n = req.method.size() + req.path.size() + req.query_string.size() + 12 + req.body.size();
+  for (const auto& [name, value] : req.headers) n += name.size() + value.size() + 4;
+  return static_cast<int64_t>(n);
+}
+
+int64_t ResponseBytes(const core::HttpResponse& resp) {
+  size_t n = 17 + 16 + resp.content_type.size() + 40 + resp.body.size();
+  for (const auto& [name, value] : resp.headers) n += name.size() + value.size() + 4;
+  return static_cast<int64_t>(n);
+}
+
+}  // namespace
+
+void Router::Dispatch(const Route& route, const core::HttpRequest& req,
+                      const std::map<std::string, std::string>& params,
+                      core::HttpResponse& resp) const {
+  RequestContext ctx;
+  const bool needs_key = !route.is_public || options_.protect_public_routes;
+  if (needs_key) {
+    auto who = auth_.Authenticate(req, route.is_public ? "metrics:read" : route.scope);
+    if (!who) {
+      WriteError(resp, who.error());
+      if (who.error().code == core::ErrorCode::kUnauthorized) {
+        resp.SetHeader("WWW-Authenticate", "Bearer realm=\"tally\"");
+      }
+      return;
+    }
+    ctx = std::move(*who);
+  }
+  const int64_t now_ms = clock_.NowMs();
+  std::optional<RateDecision> decision;
+  const int64_t limit = route.ingest ? ctx.ingest_rate_limit_rpm : ctx.rate_limit_rpm;
+  if (needs_key && options_.rate_limiter != nullptr && limit > 0) {
+    const std::string bucket = route.ingest ? ctx.project_id + "\x1fingest" : ctx.project_id;
+    decision = options_.rate_limiter->Take(bucket, limit, now_ms);
+  }
+  if (decision && !decision->allowed) {
+    WriteError(resp, core::MakeError(core::ErrorCode::kRateLimited,
+                                     "rate limit of " + std::to_string(decision->limit) +
+                                         " requests per minute exceeded; retry after " +
+                                         std::to_string(decision->retry_after_s) + " s"));
+    resp.SetHeader("Retry-After", std::to_string(decision->retry_after_s));
+  } else {
+    try {
+      route.handler(Call{ctx, req, params}, resp);
+    } catch (const std::exception& e) {
+      resp = core::HttpResponse();
+      WriteError(resp, core::MakeError(core::ErrorCode::kInternal,
+                                       std::string("internal error: ") + e.what()));
+    } catch (...) {
+      // Handle() promises never to throw; anything else escaping would take
+      // down the civetweb worker thread.
+      resp = core::HttpResponse();
+      WriteError(resp, core::MakeError(core::ErrorCode::kInternal, "internal error"));
+    }
+  }
+  if (decision) SetRateHeaders(resp, *decision);
+  if (needs_key && options_.usage != nullptr && !ctx.account_id.empty()) {
+    options_.usage->Record(ctx.account_id, ctx.project_id, route.name, RequestBytes(req),
+                           ResponseBytes(resp), now_ms);
+  }
 }
 
 }  // namespace rest

@@ -1,9 +1,11 @@
 // Router: the route table. Matches method and path (segments like `{id}` bind
 // path parameters), and applies what every route shares, in this order:
 // 404 unknown path, 405 wrong method (with Allow), 413 body over the limit,
-// 415 non-JSON body on a JSON route, authentication (skipped for public routes),
-// then the handler. Records tally_http_requests_total{route,code} and
-// tally_http_request_duration_seconds{route}.
+// 415 non-JSON body on a JSON route, authentication and scope (skipped for
+// public routes), the rate limit (429; X-RateLimit-* headers on every
+// authenticated response), then the handler. Authenticated requests are counted
+// per account for usage and bandwidth. Records tally_http_requests_total{route,code}
+// and tally_http_request_duration_seconds{route}.
 //
 // Routes are added before serving starts; Handle() is then thread-safe.
 #pragma once
@@ -24,7 +26,9 @@
 
 #include "core/clock.h"
 #include "core/http.h"
+#include "rest/rate_limiter.h"
 #include "rest/request_context.h"
+#include "rest/usage_meter.h"
 
 namespace rest {
 
@@ -45,16 +49,29 @@ struct Route {
   bool json_body = false; // request body must be JSON (415 otherwise)
   std::string scope;      // scope the key needs, e.g. "metrics:write"
   RouteHandler handler;
+  bool ingest = false;    // counted against the ingest rate limit, not the general one
+};
+
+// What the router applies around handlers besides authentication. Not owned.
+struct RouterOptions {
+  RateLimiter* rate_limiter = nullptr;  // nullptr: no rate limits
+  UsageMeter* usage = nullptr;          // nullptr: no usage counting
+  // Public routes need a key with metrics:read too (auth.protect_public_routes).
+  bool protect_public_routes = false;
 };
 
 class Router {
  public:
-  Router(const Authenticator& auth, const core::Clock& clock, prometheus::Registry& registry);
+  Router(const Authenticator& auth, const core::Clock& clock, prometheus::Registry& registry,
+         RouterOptions options = {});
 
   void Add(Route route);
 
   // Answers one request. Never throws: a handler exception becomes a 500.
   void Handle(const core::HttpRequest& req, core::HttpResponse& resp) const;
+
+  // Keeps `owned` alive as long as the router (state shared by route handlers).
+  void Keep(std::shared_ptr<void> owned) { kept_.push_back(std::move(owned)); }
 
   // Every registered route (for docs and auth-matrix tests).
   const std::vector<Route>& routes() const { return routes_; }
@@ -72,9 +89,13 @@ class Router {
   int Match(const core::HttpRequest& req, std::map<std::string, std::string>& params,
             std::string& allowed, bool& path_matched) const;
   void Observe(RouteStats& stats, int status, double seconds) const;
+  // Authenticates, rate-limits and runs `route`'s handler; counts usage.
+  void Dispatch(const Route& route, const core::HttpRequest& req,
+                const std::map<std::string, std::string>& params, core::HttpResponse& resp) const;
 
   const Authenticator& auth_;
   const core::Clock& clock_;
+  const RouterOptions options_;
   std::vector<Route> routes_;
   std::vector<std::vector<std::string>> route_segments_;  // parallel to routes_
   std::vector<std::unique_ptr<RouteStats>> route_stats_;   // parallel to routes_
@@ -82,6 +103,7 @@ class Router {
   prometheus::Family<prometheus::Histogram>& durations_;
   std::unique_ptr<RouteStats> not_found_stats_;
   std::unique_ptr<RouteStats> not_allowed_stats_;
+  std::vector<std::shared_ptr<void>> kept_;
 };
 
 // True when `content_type` is JSON ("application/json", optional parameters).

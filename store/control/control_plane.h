@@ -126,6 +126,8 @@ class ControlPlane {
   virtual core::Result<bool> IsEmpty() = 0;  // no accounts at all (first start)
 
   // --- projects (deleted projects are gone for every lookup)
+  // Uses `project.id` when set (the bootstrap's "default"), else generates one;
+  // an id already taken -> kConflict.
   virtual core::Result<Project> CreateProject(const Project& project, int64_t now_ms) = 0;
   virtual core::Result<Project> GetProject(const std::string& account_id,
                                            const std::string& project_id) = 0;

@@ -525,10 +525,12 @@ core::Status SqliteControlPlane::CheckProjectLocked(const std::string& account_i
 core::Result<Project> SqliteControlPlane::CreateProject(const Project& project, int64_t now_ms) {
   auto scopes = JoinScopes(project.scopes);
   if (!scopes) return Err(scopes);
-  auto id = NewId("prj_");
-  if (!id) return Err(id);
   Project out = project;
-  out.id = *id;
+  if (out.id.empty()) {
+    auto id = NewId("prj_");
+    if (!id) return Err(id);
+    out.id = *id;
+  }
   out.created_at_ms = now_ms;
 
   std::lock_guard lock(mu_);

@@ -365,6 +365,32 @@ class TallyServer:
                          f"{text}\n----- end of server log -----\n")
         sys.stderr.flush()
 
+    # -- auth ----------------------------------------------------------------
+
+    def api_key(self) -> Optional[str]:
+        """The admin key the first start wrote to <data>/admin.key (None before it
+        exists, or with auth off). Sent on every request unless the caller passes
+        its own Authorization header (None: send none)."""
+        if getattr(self, "_api_key", None) is None:
+            try:
+                with open(os.path.join(self.data_dir, "admin.key"), encoding="ascii") as f:
+                    self._api_key = f.read().strip() or None
+            except FileNotFoundError:
+                return None
+        return self._api_key
+
+    def auth(self, key: Optional[str]) -> dict[str, Optional[str]]:
+        """Headers that send `key` instead of the admin key (None: no key at all)."""
+        return {"Authorization": None if key is None else f"Bearer {key}"}
+
+    def tally_cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """Runs the operator CLI (`tally accounts|projects|keys ...`) on this data dir."""
+        cmd = [tally_bin(), *args, "--data-dir", self.data_dir]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60 * TIME_SCALE)
+        if check and out.returncode != 0:
+            raise AssertionError(f"{' '.join(cmd)} exited {out.returncode}: {out.stderr}")
+        return out
+
     # -- HTTP ----------------------------------------------------------------
 
     def connection(self, timeout: float = 30.0) -> http.client.HTTPConnection:
@@ -378,7 +404,12 @@ class TallyServer:
         A header value of None removes that header."""
         own = conn is None
         c = self.connection(timeout) if own else conn
-        hdrs = {k: v for k, v in (headers or {}).items() if v is not None}
+        given = dict(headers or {})
+        if not any(k.lower() == "authorization" for k in given):
+            key = self.api_key()
+            if key:
+                given["Authorization"] = f"Bearer {key}"
+        hdrs = {k: v for k, v in given.items() if v is not None}
         try:
             c.request(method, path, body=body, headers=hdrs)
             r = c.getresponse()

@@ -335,7 +335,8 @@ class IngestBadInputs(MetricsAssertions, ServerTestCase):
             with self.subTest(cut=cut):
                 self.reject(full[:cut].encode(), param=None, absent=[n])
         # Content-Length promises more than arrives; the client then half-closes.
-        head = (f"POST {REPORT} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        head = (f"POST {REPORT} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {self.server.api_key()}\r\n"
+                f"Content-Type: application/json\r\n"
                 f"Content-Length: {len(full)}\r\n\r\n").encode()
         before = self.server.metrics()
         sock = socket.create_connection(("127.0.0.1", self.server.port), timeout=30 * TIME_SCALE)
@@ -470,7 +471,8 @@ class IngestBadInputs(MetricsAssertions, ServerTestCase):
         size = 17 << 20
         pad = size - len(prefix) - 1
         before = self.server.metrics()
-        head = (f"POST {BATCH} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        head = (f"POST {BATCH} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {self.server.api_key()}\r\n"
+                f"Content-Type: application/json\r\n"
                 f"Content-Length: {size}\r\n\r\n").encode()
         chunk = b" " * (1 << 20)
         body = [prefix] + [chunk] * (pad // len(chunk)) + [b" " * (pad % len(chunk)), b"}"]
@@ -479,7 +481,8 @@ class IngestBadInputs(MetricsAssertions, ServerTestCase):
         self.assert_error(r, 413, "payload_too_large")
 
         # The same with chunked transfer encoding (no Content-Length to check up front).
-        head = (f"POST {BATCH} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        head = (f"POST {BATCH} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {self.server.api_key()}\r\n"
+                f"Content-Type: application/json\r\n"
                 f"Transfer-Encoding: chunked\r\n\r\n").encode()
         chunks = [b"%x\r\n%s\r\n" % (len(c), c) for c in body if c] + [b"0\r\n\r\n"]
         r = raw_exchange(self.server.port, head, chunks)

@@ -45,7 +45,8 @@ class GracefulShutdown(unittest.TestCase):
         try:
             name = unique("inflight")
             body = self.big_batch(name)
-            head = (f"POST {BATCH} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            head = (f"POST {BATCH} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {server.api_key()}\r\n"
+                    f"Content-Type: application/json\r\n"
                     f"Content-Length: {len(body)}\r\n\r\n").encode()
             sock = socket.create_connection(("127.0.0.1", server.port), timeout=60 * TIME_SCALE)
             # One request first, so a server worker owns this keep-alive connection.
