@@ -8,6 +8,7 @@ posted to /v1/metrics/batch in batches of 1,000 over one keep-alive connection.
 Exits non-zero if any point is rejected.
 """
 import http.client
+import os
 import json
 import sys
 
@@ -31,7 +32,10 @@ def main():
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     for start in range(0, n, 1000):
         body = json.dumps({"points": [point(i) for i in range(start, min(n, start + 1000))]})
-        conn.request("POST", "/v1/metrics/batch", body, {"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json"}
+        if os.environ.get("TALLY_API_KEY"):
+            headers["Authorization"] = "Bearer " + os.environ["TALLY_API_KEY"]
+        conn.request("POST", "/v1/metrics/batch", body, headers)
         resp = conn.getresponse()
         data = resp.read()
         if resp.status != 200 or json.loads(data).get("rejected", 1) != 0:

@@ -94,9 +94,10 @@ def main():
     total = series * samples
     with tempfile.TemporaryDirectory() as data:
         config = os.path.join(data, "tally.yaml")
-        # Snapshots only on shutdown here (interval far away), fsync interval for a fast load.
+        # Snapshots only on shutdown here (interval far away), fsync interval for a fast
+        # load; no API keys (this measures restart, not auth).
         with open(config, "w") as f:
-            f.write("limits:\n  max_series_per_metric: 100000\n"
+            f.write("limits:\n  max_series_per_metric: 100000\nauth:\n  enabled: false\n"
                     "storage:\n  snapshot_interval: 100d\n  fsync: interval\n  max_memory: 8GiB\n")
         proc, port, _ = start(tally, data, config)
         secs = load(port, series, samples)

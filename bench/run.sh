@@ -97,10 +97,13 @@ wait_until() {  # wait_until DESCRIPTION PID COMMAND...: up to 20 s
 
 TALLY_PID=""
 TALLY_PORT=""
-start_tally() {  # [fsync mode: always (default) | interval | never]
+start_tally() {  # [fsync mode: always (default) | interval | never] [auth: on (default) | off]
   local dir="$WORK/tally.$RANDOM"
   mkdir -p "$dir"
-  printf 'storage:\n  fsync: %s\n' "${1:-always}" >"$dir/tally.yaml"
+  # With auth on, a (huge) ingest limit so every request also goes through the
+  # rate limiter, as it would for a limited tier.
+  printf 'storage:\n  fsync: %s\nauth:\n  enabled: %s\nbilling:\n  tiers:\n    enterprise:\n      ingest_rate_limit_rpm: 1000000000000\n' \
+    "${1:-always}" "$([[ ${2:-on} == off ]] && echo false || echo true)" >"$dir/tally.yaml"
   "$TALLY" serve --config "$dir/tally.yaml" --listen 127.0.0.1:0 --port-file "$dir/port" \
     --data-dir "$dir/data" >"$dir/log" 2>&1 &
   TALLY_PID=$!
@@ -108,6 +111,10 @@ start_tally() {  # [fsync mode: always (default) | interval | never]
   wait_until tally "$TALLY_PID" test -s "$dir/port"
   TALLY_PORT=$(tr -d '[:space:]' <"$dir/port")
   wait_until tally "$TALLY_PID" curl -sf "http://127.0.0.1:$TALLY_PORT/readyz"
+  # The admin key the first start wrote; the wrk scripts and load_series.py send it.
+  TALLY_API_KEY=""
+  [[ -s "$dir/data/admin.key" ]] && TALLY_API_KEY=$(tr -d '[:space:]' <"$dir/data/admin.key")
+  export TALLY_API_KEY
 }
 stop_tally() {
   stop_pid "$TALLY_PID"
@@ -196,6 +203,13 @@ for points in 1 100 1000; do
   run_load "$scenario" tally "$TALLY_PID" "http://127.0.0.1:$TALLY_PORT$tally_path" "$points" \
     "$W/${script[0]}" "${script[@]:1}"
   stop_tally
+  if [[ $points == 1 ]]; then
+    # The cost of API keys and rate limits: the same load with auth.enabled false.
+    start_tally always off
+    run_load "$scenario" tally-noauth "$TALLY_PID" "http://127.0.0.1:$TALLY_PORT$tally_path" \
+      "$points" "$W/${script[0]}" "${script[@]:1}"
+    stop_tally
+  fi
   if [[ $points == 1000 ]]; then
     # The WAL's fsync policy: group commit should keep `always` near `never`.
     for mode in interval never; do

@@ -13,6 +13,7 @@ import sys
 SERVERS = [("tally", "tally (fsync: always, the default)"),
            ("tally-fsync-interval", "tally (fsync: interval, 1 s)"),
            ("tally-fsync-never", "tally (fsync: never)"),
+           ("tally-noauth", "tally (auth.enabled: false)"),
            ("pushgateway", "Pushgateway"), ("civetweb", "bare civetweb (ceiling)")]
 SCENARIOS = [
     ("report-1", "1 point per request (tally: POST /v1/metrics/report)"),

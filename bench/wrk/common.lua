@@ -5,6 +5,15 @@
 
 next_request = 0
 
+-- Request headers for tally: JSON, plus the API key from $TALLY_API_KEY when set
+-- (bench/run.sh exports the key the first start wrote to admin.key).
+function tally_headers()
+  local headers = { ["Content-Type"] = "application/json" }
+  local key = os.getenv("TALLY_API_KEY")
+  if key ~= nil and key ~= "" then headers["Authorization"] = "Bearer " .. key end
+  return headers
+end
+
 function request()
   next_request = next_request % #requests + 1
   return requests[next_request]

@@ -3,6 +3,7 @@
 -- (POINTS per request, default 100). Point i belongs to series i % 100: 10
 -- metrics (5 counters, 5 gauges) x 10 tag combinations (host, region, endpoint).
 -- 8 bodies with different values are pre-built per thread in init() and rotated.
+dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "common.lua")
 requests = {}  -- global: common.lua rotates through it
 local regions = { "eu-west", "us-east", "ap-south", "sa-east" }
 local endpoints = { "/login", "/search", "/checkout", "/cart", "/home" }
@@ -24,7 +25,7 @@ end
 
 function init(args)
   local n = tonumber(args[1] or "100")
-  local headers = { ["Content-Type"] = "application/json" }
+  local headers = tally_headers()
   for variant = 0, 7 do
     local parts = {}
     for i = 0, n - 1 do parts[#parts + 1] = point(i, variant) end
@@ -33,4 +34,3 @@ function init(args)
   end
 end
 
-dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "common.lua")
