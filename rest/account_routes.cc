@@ -71,11 +71,17 @@ json Period(int64_t now_ms) {
   return {{"start", Iso(MonthStart(now_ms))}, {"end", Iso(NextMonthStart(now_ms))}};
 }
 
-// start/end query parameter: ISO 8601, or unix seconds/milliseconds.
+// start/end query parameter: ISO 8601, unix seconds/milliseconds, `now`, or a
+// duration before now such as `-3h` (API.md section 1).
 core::Result<std::optional<int64_t>> TimeParam(const core::HttpRequest& req,
-                                               const std::string& name) {
+                                               const std::string& name, int64_t now_ms) {
   std::optional<std::string> text = req.QueryParam(name);
   if (!text) return std::optional<int64_t>();
+  if (*text == "now") return std::optional<int64_t>(now_ms);
+  if (text->size() > 1 && (*text)[0] == '-') {
+    auto ago = core::ParseDurationMs(std::string_view(*text).substr(1));
+    if (ago) return std::optional<int64_t>(now_ms - *ago);
+  }
   auto iso = core::ParseIso8601Ms(*text);
   if (iso) return std::optional<int64_t>(*iso);
   char* end = nullptr;
@@ -85,8 +91,8 @@ core::Result<std::optional<int64_t>> TimeParam(const core::HttpRequest& req,
     if (ms) return std::optional<int64_t>(*ms);
   }
   return core::Fail(ErrorCode::kInvalidRequest,
-                    name + " must be an ISO 8601 time such as 2025-01-15T10:30:00Z or unix "
-                           "seconds (got '" + *text + "')",
+                    name + " must be an ISO 8601 time such as 2025-01-15T10:30:00Z, unix "
+                           "seconds, 'now' or a duration ago such as -3h (got '" + *text + "')",
                     name);
 }
 
@@ -770,9 +776,9 @@ core::Result<Reply> AccountApi::UsageTimeseries(const Call& call) {
                       "granularity must be one of hour, day, month (got '" + granularity + "')",
                       "granularity");
   }
-  auto start = TimeParam(call.req, "start");
+  auto start = TimeParam(call.req, "start", now);
   if (!start) return core::Unexpected(start.error());
-  auto end = TimeParam(call.req, "end");
+  auto end = TimeParam(call.req, "end", now);
   if (!end) return core::Unexpected(end.error());
   const int64_t start_ms = start->value_or(MonthStart(now));
   const int64_t end_ms = end->value_or(now);
@@ -833,9 +839,9 @@ core::Result<Reply> AccountApi::BandwidthQuota(const Call& call) {
 
 core::Result<Reply> AccountApi::BandwidthUsage(const Call& call) {
   const int64_t now = Now();
-  auto start = TimeParam(call.req, "start");
+  auto start = TimeParam(call.req, "start", now);
   if (!start) return core::Unexpected(start.error());
-  auto end = TimeParam(call.req, "end");
+  auto end = TimeParam(call.req, "end", now);
   if (!end) return core::Unexpected(end.error());
   const int64_t start_ms = start->value_or(MonthStart(now));
   const int64_t end_ms = end->value_or(now);

@@ -89,7 +89,11 @@ core::Result<RequestContext> KeyAuthenticator::Authenticate(const core::HttpRequ
     return Unauthorized("missing API key: send 'Authorization: Bearer <key>'");
   }
   auto parsed = ParseApiKey(*credential);
-  if (!parsed) return core::Unexpected(parsed.error());
+  if (!parsed) {
+    core::Error e = parsed.error();
+    if (e.param.empty()) e.param = "Authorization";
+    return core::Unexpected(std::move(e));
+  }
   const std::string prefix(parsed->prefix);
   const int64_t now_ms = clock_.NowMs();
 
