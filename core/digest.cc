@@ -47,8 +47,7 @@ std::string Sha256Hex(std::string_view data) {
 std::string HmacSha256Hex(std::string_view key, std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(Sha256(), Bytes(key), static_cast<int>(key.size()), Bytes(data), data.size(), md,
-       &len);
+  HMAC(Sha256(), Bytes(key), static_cast<int>(key.size()), Bytes(data), data.size(), md, &len);
   return Hex(md, len);
 }
 

@@ -17,8 +17,8 @@ Result<std::string> ReadRandomBytes(size_t n, const RandomReader& read_some) {
     if (got < 0) {
       const int err = errno;
       if (err == EINTR) continue;
-      return Fail(ErrorCode::kInternal, std::string("cannot read random bytes from the OS: ") +
-                                            std::strerror(err));
+      return Fail(ErrorCode::kInternal,
+                  std::string("cannot read random bytes from the OS: ") + std::strerror(err));
     }
     if (got == 0 || static_cast<size_t>(got) > n - filled) {
       // getrandom never returns 0 for a non-empty request; do not spin on a broken source.

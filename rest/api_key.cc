@@ -13,10 +13,10 @@ namespace {
 constexpr std::string_view kBase62 =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-constexpr size_t kPrefixStart = kApiKeyTag.size();                                 // 4
-constexpr size_t kSeparator = kPrefixStart + kApiKeyPrefixLength;                  // 12
-constexpr size_t kSecretStart = kSeparator + 1;                                    // 13
-constexpr size_t kChecksumStart = kSecretStart + kApiKeySecretLength;              // 56
+constexpr size_t kPrefixStart = kApiKeyTag.size();                     // 4
+constexpr size_t kSeparator = kPrefixStart + kApiKeyPrefixLength;      // 12
+constexpr size_t kSecretStart = kSeparator + 1;                        // 13
+constexpr size_t kChecksumStart = kSecretStart + kApiKeySecretLength;  // 56
 static_assert(kChecksumStart + kApiKeyChecksumLength == kApiKeyLength);
 
 constexpr std::string_view kMalformed = "API key is malformed: expected tly_<8 chars>_<secret>";

@@ -84,9 +84,9 @@ size_t RateLimiter::SweepLocked(Shard& shard, int64_t now_ms) {
   for (auto it = shard.buckets.begin(); it != shard.buckets.end();) {
     const Bucket& b = it->second;
     const int64_t full_at = b.last_ms + CeilDiv(b.limit * kUnitsPerToken - b.units, b.limit);
-    const bool idle = now_ms > full_at && static_cast<uint64_t>(now_ms) -
-                                                  static_cast<uint64_t>(full_at) >
-                                              static_cast<uint64_t>(options_.idle_ms);
+    const bool idle =
+        now_ms > full_at && static_cast<uint64_t>(now_ms) - static_cast<uint64_t>(full_at) >
+                                static_cast<uint64_t>(options_.idle_ms);
     if (idle) {
       it = shard.buckets.erase(it);
       ++dropped;
