@@ -16,6 +16,7 @@
 #include <prometheus/registry.h>
 
 #include <deque>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,7 +29,12 @@
 #include "exporter/ingest_service.h"
 #include "exporter/point_decoder.h"
 #include "rest/api_key.h"
+#include "rest/key_authenticator.h"
+#include "rest/key_issuer.h"
 #include "rest/rate_limiter.h"
+#include "rest/router.h"
+#include "rest/usage_meter.h"
+#include "store/control/sqlite_control_plane.h"
 #include "store/series_store.h"
 
 namespace {
@@ -341,5 +347,88 @@ void BM_RateLimiterTake(benchmark::State& state) {
 BENCHMARK(BM_RateLimiterTake)->Arg(1)->Arg(10'000);
 
 }  // namespace
+
+// ---- auth hot path ----------------------------------------------------------------
+// A real SQLite control plane in a temp dir, one key, a warm cache: what every
+// authenticated request pays (issue target: < 5 us for auth + rate limit).
+struct AuthFixture {
+  AuthFixture() {
+    char tmpl[] = "/tmp/tally_bench_XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    auto opened = control::SqliteControlPlane::Open(dir + "/tally.db");
+    db = std::move(*opened);
+    auto account = db->CreateAccount("bench", "pro", clock.NowMs());
+    control::Project p;
+    p.account_id = account->id;
+    p.name = "bench";
+    auto project = db->CreateProject(p, clock.NowMs());
+    key = rest::IssueKey(*db, account->id, project->id, "bench", {}, clock.NowMs())->secret;
+    auth = std::make_unique<rest::KeyAuthenticator>(*db, clock, config::DefaultTiers(),
+                                                    /*cache_ttl_ms=*/3'600'000);
+    req.method = "POST";
+    req.path = "/v1/metrics/report";
+    req.headers.emplace_back("content-type", "application/json");
+    req.headers.emplace_back("authorization", "Bearer " + key);
+  }
+  ~AuthFixture() { std::filesystem::remove_all(dir); }
+  std::string dir;
+  core::FakeClock clock{1'767'225'600'000};
+  std::unique_ptr<control::SqliteControlPlane> db;
+  std::string key;
+  std::unique_ptr<rest::KeyAuthenticator> auth;
+  core::HttpRequest req;
+};
+
+void BM_AuthenticateCachedKey(benchmark::State& state) {
+  AuthFixture f;
+  for (auto _ : state) {
+    auto ctx = f.auth->Authenticate(f.req, "metrics:write");
+    benchmark::DoNotOptimize(ctx);
+  }
+}
+BENCHMARK(BM_AuthenticateCachedKey);
+
+void BM_AuthenticateAndRateLimit(benchmark::State& state) {
+  AuthFixture f;
+  rest::RateLimiter limiter;
+  int64_t now = f.clock.NowMs();
+  for (auto _ : state) {
+    auto ctx = f.auth->Authenticate(f.req, "metrics:write");
+    auto d = limiter.Take(ctx->project_id, 1'000'000'000, now++);
+    benchmark::DoNotOptimize(d);
+  }
+}
+BENCHMARK(BM_AuthenticateAndRateLimit);
+
+// Router::Handle on a handler that does nothing: the whole per-request overhead
+// of auth, scope, rate limit, usage metering and self-metrics (arg 1), against
+// the open authenticator with no limiter or meter (arg 0).
+void BM_RouterOverhead(benchmark::State& state) {
+  AuthFixture f;
+  const bool with_auth = state.range(0) == 1;
+  rest::DefaultProjectAuthenticator open;
+  rest::RateLimiter limiter;
+  rest::UsageMeter usage(*f.db);
+  prometheus::Registry registry;
+  rest::RouterOptions options;
+  if (with_auth) {
+    options.rate_limiter = &limiter;
+    options.usage = &usage;
+  }
+  const rest::Authenticator& auth = with_auth ? static_cast<const rest::Authenticator&>(*f.auth)
+                                              : static_cast<const rest::Authenticator&>(open);
+  rest::Router router(auth, f.clock, registry, options);
+  rest::Route route{"POST", "/v1/metrics/report", "metrics.report", false, false,
+                    "metrics:write",
+                    [](const rest::Call&, core::HttpResponse& resp) { resp.body = "{}"; }};
+  route.ingest = true;
+  router.Add(route);
+  for (auto _ : state) {
+    core::HttpResponse resp;
+    router.Handle(f.req, resp);
+    benchmark::DoNotOptimize(resp);
+  }
+}
+BENCHMARK(BM_RouterOverhead)->Arg(0)->Arg(1);
 
 BENCHMARK_MAIN();
