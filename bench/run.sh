@@ -14,7 +14,9 @@
 # Environment: BENCH_SECONDS (per run, default 10), BENCH_WARMUP_SECONDS (3),
 # BENCH_RUNS (3), BENCH_WRK_THREADS (2), BENCH_WRK_CONNECTIONS (32),
 # BENCH_CIVETWEB_PORT (18080), BENCH_PUSHGATEWAY_PORT (19091),
-# BENCH_SKIP_BUILD=1 (reuse build-bench/), BENCH_MICRO_FILTER (regex, default all).
+# BENCH_SKIP_BUILD=1 (reuse build-bench/), BENCH_MICRO_FILTER (regex, default all),
+# BENCH_POINTS (ingest scenarios to run, default "1 100 1000"),
+# BENCH_SKIP_METRICS=1 (skip part 2).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -188,7 +190,7 @@ run_load() {
 
 # ---- 1. HTTP ingest -----------------------------------------------------------
 W=bench/wrk
-for points in 1 100 1000; do
+for points in ${BENCH_POINTS:-1 100 1000}; do
   if [[ $points == 1 ]]; then
     scenario=report-1
     tally_path=/v1/metrics/report
@@ -230,7 +232,7 @@ stop_pid "$PGW_PID"
 # ---- 2. GET /metrics on a live tally ----------------------------------------------
 METRICS_TSV="$OUT/metrics_e2e.tsv"
 printf 'series\tkind\tseconds\tbytes\tserver_ticks\n' >"$METRICS_TSV"
-for series in 10000 100000; do
+for series in $([[ "${BENCH_SKIP_METRICS:-0}" == 1 ]] || echo 10000 100000); do
   start_tally
   log "GET /metrics: loading $series series"
   python3 bench/load_series.py "$TALLY_PORT" "$series"
