@@ -191,6 +191,7 @@ class AccountApi {
                                                 const std::string& param);
   core::Result<std::vector<std::string>> CheckScopes(const RequestContext& ctx,
                                                      const std::vector<std::string>& scopes);
+  core::Status CheckMayReceiveSecret(const RequestContext& ctx, const control::ApiKey& key);
   core::Result<std::vector<control::UsageRow>> Usage(const std::string& account_id,
                                                      int64_t start_ms, int64_t end_ms);
   void Invalidate(const std::string& key_id) {
@@ -323,6 +324,32 @@ core::Result<std::vector<std::string>> AccountApi::CheckScopes(
     }
   }
   return out;
+}
+
+// Rotating or replacing a key hands its new secret to the caller, so the caller
+// must hold every scope the key has (as with CheckScopes: no privilege escalation
+// through key management). Revoking or flagging a key without a new secret is open
+// to any account:admin key.
+core::Status AccountApi::CheckMayReceiveSecret(const RequestContext& ctx,
+                                               const control::ApiKey& key) {
+  std::vector<std::string> project_cap;
+  auto project = s_.db->GetProject(key.account_id, key.project_id);
+  if (project) {
+    project_cap = project->scopes;
+  } else if (project.error().code != ErrorCode::kNotFound) {
+    return core::Unexpected(project.error());
+  }
+  for (std::string_view scope : kAllScopes) {
+    if (ScopeListAllows(key.scopes, scope) && ScopeListAllows(project_cap, scope) &&
+        !ctx.Allows(scope)) {
+      return core::Fail(ErrorCode::kForbidden,
+                        "the key holds scope '" + std::string(scope) +
+                            "', which the calling key lacks: only a key holding all of its "
+                            "scopes may receive a new secret for it",
+                        "key_id");
+    }
+  }
+  return {};
 }
 
 core::Result<std::vector<control::UsageRow>> AccountApi::Usage(const std::string& account_id,
@@ -466,6 +493,9 @@ core::Result<Reply> AccountApi::RotateKey(const Call& call, const JsonBody& body
   if (existing->status == "revoked") {
     return core::Fail(ErrorCode::kConflict, "API key is revoked; create a new one", "key_id");
   }
+  if (auto st = CheckMayReceiveSecret(call.ctx, *existing); !st) {
+    return core::Unexpected(st.error());
+  }
   auto grace_hours = body.Number("grace_hours", 0, 168);
   if (!grace_hours) return core::Unexpected(grace_hours.error());
   const int64_t now = Now();
@@ -504,6 +534,11 @@ core::Result<Reply> AccountApi::CompromisedKey(const Call& call, const JsonBody&
   if (!confirmed) return core::Unexpected(confirmed.error());
   auto rotate = body.Bool("auto_rotate");
   if (!rotate) return core::Unexpected(rotate.error());
+  if (rotate->value_or(false)) {
+    if (auto st = CheckMayReceiveSecret(call.ctx, *existing); !st) {
+      return core::Unexpected(st.error());
+    }
+  }
   const int64_t now = Now();
   json out;
   if (confirmed->value_or(false)) {

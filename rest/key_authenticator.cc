@@ -1,5 +1,6 @@
 #include "rest/key_authenticator.h"
 
+#include <limits>
 #include <mutex>
 
 #include "core/digest.h"
@@ -11,6 +12,22 @@ namespace {
 
 core::Unexpected<core::Error> Unauthorized(std::string message) {
   return core::Fail(core::ErrorCode::kUnauthorized, std::move(message), "Authorization");
+}
+
+// Replaces every cached entry that `matches` by a stale copy (see InvalidateKey).
+// REQUIRES: the cache's mutex held exclusively.
+template <typename Cache, typename Pred>
+void MarkStaleLocked(Cache& cache, Pred&& matches) {
+  using EntryType = typename Cache::mapped_type::element_type;
+  for (auto& [prefix, entry] : cache) {
+    if (!matches(*entry)) continue;
+    auto stale = std::make_shared<EntryType>();
+    stale->ctx = entry->ctx;  // key, project and account ids: later invalidations match
+    stale->fetched_at_ms = std::numeric_limits<int64_t>::max();  // always reloaded
+    stale->last_used_ms.store(entry->last_used_ms.load());
+    stale->flushed_used_ms.store(entry->flushed_used_ms.load());
+    entry = std::move(stale);
+  }
 }
 
 }  // namespace
@@ -134,19 +151,25 @@ core::Result<RequestContext> KeyAuthenticator::Authenticate(const core::HttpRequ
   return entry->ctx;
 }
 
+// Invalidated entries are not erased but replaced by a stale copy: the next
+// request re-reads the key (a fetch time in the future always reloads), and the
+// copy keeps the entry's last-used marks, which FlushLastUsed() still writes and
+// the reload carries over. Erasing would lose the last use of a key revoked,
+// rotated or updated before the next flush, the one an operator looks for after
+// a leak.
 void KeyAuthenticator::InvalidateKey(const std::string& key_id) {
   std::unique_lock lock(mu_);
-  std::erase_if(cache_, [&](const auto& kv) { return kv.second->ctx.key_id == key_id; });
+  MarkStaleLocked(cache_, [&](const auto& e) { return e.ctx.key_id == key_id; });
 }
 
 void KeyAuthenticator::InvalidateAccount(const std::string& account_id) {
   std::unique_lock lock(mu_);
-  std::erase_if(cache_, [&](const auto& kv) { return kv.second->ctx.account_id == account_id; });
+  MarkStaleLocked(cache_, [&](const auto& e) { return e.ctx.account_id == account_id; });
 }
 
 void KeyAuthenticator::InvalidateProject(const std::string& project_id) {
   std::unique_lock lock(mu_);
-  std::erase_if(cache_, [&](const auto& kv) { return kv.second->ctx.project_id == project_id; });
+  MarkStaleLocked(cache_, [&](const auto& e) { return e.ctx.project_id == project_id; });
 }
 
 core::Status KeyAuthenticator::FlushLastUsed() {
