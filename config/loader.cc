@@ -1,28 +1,22 @@
 // The config loader: YAML text -> Config, or every error found in it.
-// The only file that includes yaml-cpp; every YAML::Exception stops here.
+// yaml-cpp comes in through config/yaml_util.h (shared with the price loader);
+// every YAML::Exception stops here.
 
 #include "config/loader.h"
 
-#include <yaml-cpp/eventhandler.h>
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <exception>
-#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <string>
-#include <system_error>
 #include <utility>
 #include <vector>
 
+#include "config/yaml_util.h"
 #include "core/time_parse.h"
 
 namespace config {
@@ -42,57 +36,23 @@ std::string ConfigError::ToString() const {
 
 namespace {
 
-// Beyond this many errors the rest are summarized in one line (aliases can make
-// one bad node show up many times).
-constexpr size_t kMaxErrors = 100;
-
-// Config files are small; this only guards against reading a device forever.
-constexpr size_t kMaxFileBytes = 16 << 20;
+using yaml_util::Describe;
+using yaml_util::Entry;
+using yaml_util::Field;
+using yaml_util::IsPlain;
+using yaml_util::Join;
+using yaml_util::OneBased;
+using yaml_util::Quote;
 
 constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 constexpr int64_t kIntMax = std::numeric_limits<int>::max();
 constexpr int64_t kMiB = 1LL << 20;
 constexpr int64_t kGiB = 1LL << 30;
 
-// yaml-cpp marks are 0-based, -1 when unknown; ConfigError wants 1-based, 0 unknown.
-int OneBased(int zero_based) { return zero_based >= 0 ? zero_based + 1 : 0; }
-
-std::string Quote(std::string_view s) {
-  constexpr size_t kMaxQuoted = 60;
-  std::string out = "'";
-  if (s.size() > kMaxQuoted) {
-    out.append(s.substr(0, kMaxQuoted));
-    out += "...";
-  } else {
-    out.append(s);
-  }
-  out += "'";
-  return out;
-}
-
 std::string FormatDouble(double v) {
   char buf[64];
   auto res = std::to_chars(buf, buf + sizeof buf, v);
   return std::string(buf, res.ptr);
-}
-
-// A plain scalar is unquoted and untagged; only plain scalars are numbers or booleans.
-bool IsPlain(const YAML::Node& node) { return node.Tag() == "?"; }
-
-// "a map", "a list", "the string '10'", "10" ...: what the user wrote, for messages.
-std::string Describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map:
-      return "a map";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Scalar:
-      return IsPlain(node) ? Quote(node.Scalar()) : "the string " + Quote(node.Scalar());
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      break;
-  }
-  return "nothing";
 }
 
 std::optional<int64_t> ParseInt64(std::string_view s, bool* out_of_range) {
@@ -165,29 +125,6 @@ std::optional<int64_t> ParseByteSize(std::string_view s, bool* out_of_range) {
   return *n * multiplier;
 }
 
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t subst = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, subst});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
-std::string Join(const std::vector<std::string_view>& names) {
-  std::string out;
-  for (std::string_view n : names) {
-    if (!out.empty()) out += ", ";
-    out.append(n);
-  }
-  return out;
-}
-
 std::string RangeMessage(int64_t min, int64_t max, const std::string& got) {
   if (max == kInt64Max || max == kIntMax) {
     if (max == kIntMax && min == 1) {
@@ -206,49 +143,20 @@ std::string FormatBytes(int64_t bytes) {
   return std::to_string(bytes) + " bytes";
 }
 
-// One key/value pair of a YAML map, with the dotted path of its key.
-struct Entry {
-  YAML::Node key;
-  YAML::Node value;
-  std::string path;
-};
-
-using Handler = std::function<void(const Entry&)>;
-struct Field {
-  std::string_view name;
-  Handler handle;
-};
-
 // Walks a parsed document into a Config, collecting every error on the way.
 // Not thread-safe; one Loader per load.
-class Loader {
+class Loader : public yaml_util::YamlWalker {
  public:
-  explicit Loader(std::string file) : file_(std::move(file)) {}
+  using YamlWalker::YamlWalker;
 
   // Throws YAML::Exception on malformed YAML; errors found so far are kept.
   void Load(std::string_view text, Config& config);
-  void AddError(int line, int column, std::string path, std::string message);
-  // Every error, in document order (plus a count of any beyond kMaxErrors).
-  std::vector<ConfigError> TakeErrors();
 
  private:
-  void ErrorAt(const YAML::Node& node, const std::string& path, std::string message) {
-    YAML::Mark mark = node.Mark();
-    AddError(OneBased(mark.line), OneBased(mark.column), path, std::move(message));
-  }
-  // Errors about a value point at the value, or at its key when the value is empty.
-  void ErrorAt(const Entry& e, std::string message) {
-    ErrorAt(e.value.IsNull() ? e.key : e.value, e.path, std::move(message));
-  }
-
-  // Calls each field's handler for the keys present in `map`; unknown and
-  // duplicate keys are errors. `map` must be a map.
-  void WalkMap(const YAML::Node& map, const std::string& path, const std::vector<Field>& fields);
   // A section is a map; an empty section (`server:`) keeps every default.
   void WalkSection(const Entry& e, const std::vector<Field>& fields);
 
   // Each reports its own error and returns nullopt on a bad value.
-  std::optional<std::string> Scalar(const Entry& e, std::string_view expected);
   std::optional<int64_t> Int(const Entry& e, int64_t min, int64_t max);
   std::optional<int64_t> DurationMs(const Entry& e, int64_t min_ms);
   std::optional<int64_t> Bytes(const Entry& e, int64_t min, int64_t max);
@@ -267,69 +175,7 @@ class Loader {
   void Billing(const Entry& e, BillingConfig& c);
   void Tiers(const Entry& e, std::vector<TierLimits>& tiers);
   std::optional<std::vector<HistogramBuckets>> HistogramRules(const Entry& e);
-
-  std::string file_;
-  std::vector<ConfigError> errors_;
-  size_t dropped_errors_ = 0;
 };
-
-std::vector<ConfigError> Loader::TakeErrors() {
-  if (dropped_errors_ > 0) {
-    errors_.push_back(
-        ConfigError{file_, 0, 0, "", std::to_string(dropped_errors_) + " more errors not shown"});
-    dropped_errors_ = 0;
-  }
-  return std::move(errors_);
-}
-
-void Loader::AddError(int line, int column, std::string path, std::string message) {
-  if (errors_.size() >= kMaxErrors) {
-    ++dropped_errors_;
-    return;
-  }
-  errors_.push_back(ConfigError{file_, line, column, std::move(path), std::move(message)});
-}
-
-void Loader::WalkMap(const YAML::Node& map, const std::string& path,
-                     const std::vector<Field>& fields) {
-  std::map<std::string, YAML::Mark> seen;
-  for (auto it = map.begin(); it != map.end(); ++it) {
-    const YAML::Node key = it->first;
-    if (!key.IsScalar()) {
-      ErrorAt(key, path, "keys must be plain strings, not " + Describe(key));
-      continue;
-    }
-    const std::string& name = key.Scalar();
-    std::string key_path = path.empty() ? name : path + "." + name;
-    auto [prev, inserted] = seen.emplace(name, key.Mark());
-    if (!inserted) {
-      std::string where = prev->second.line >= 0
-                              ? " (first set on line " + std::to_string(prev->second.line + 1) + ")"
-                              : "";
-      ErrorAt(key, key_path, "duplicate key" + where);
-      continue;
-    }
-    auto field =
-        std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.name == name; });
-    if (field == fields.end()) {
-      std::vector<std::string_view> known;
-      std::string_view best;
-      size_t best_distance = std::max<size_t>(2, name.size() / 3) + 1;
-      for (const Field& f : fields) {
-        known.push_back(f.name);
-        size_t d = EditDistance(name, f.name);
-        if (d < best_distance) {
-          best_distance = d;
-          best = f.name;
-        }
-      }
-      std::string hint = best.empty() ? "" : "did you mean '" + std::string(best) + "'? ";
-      ErrorAt(key, key_path, "unknown key (" + hint + "known keys: " + Join(known) + ")");
-      continue;
-    }
-    field->handle(Entry{key, it->second, key_path});
-  }
-}
 
 void Loader::WalkSection(const Entry& e, const std::vector<Field>& fields) {
   if (e.value.IsNull()) return;
@@ -338,16 +184,6 @@ void Loader::WalkSection(const Entry& e, const std::vector<Field>& fields) {
     return;
   }
   WalkMap(e.value, e.path, fields);
-}
-
-std::optional<std::string> Loader::Scalar(const Entry& e, std::string_view expected) {
-  if (e.value.IsScalar()) return e.value.Scalar();
-  if (e.value.IsNull()) {
-    ErrorAt(e, "missing value (expected " + std::string(expected) + ")");
-  } else {
-    ErrorAt(e, "expected " + std::string(expected) + ", got " + Describe(e.value));
-  }
-  return std::nullopt;
 }
 
 std::optional<int64_t> Loader::Int(const Entry& e, int64_t min, int64_t max) {
@@ -696,78 +532,10 @@ void Loader::Billing(const Entry& e, BillingConfig& c) {
   }
 }
 
-// Counts the documents in a YAML stream without building nodes. yaml-cpp 0.7's
-// LoadAll loops forever (allocating) when a document starts with a token its
-// parser cannot use, e.g. a file holding just ",": HandleNextDocument reports a
-// null document without consuming the token. Two documents starting at the same
-// position mean no progress; the scan stops there and reports the token.
-class DocumentScan final : public YAML::EventHandler {
- public:
-  struct Result {
-    int documents = 0;
-    YAML::Mark second_document;  // where the second document starts, if any
-    bool stuck = false;
-    YAML::Mark stuck_at;
-  };
-
-  static Result Run(const std::string& text) {
-    std::istringstream in(text);
-    YAML::Parser parser(in);
-    DocumentScan scan;
-    while (parser.HandleNextDocument(scan)) {
-      if (scan.result_.stuck) break;
-    }
-    return scan.result_;
-  }
-
-  void OnDocumentStart(const YAML::Mark& mark) override {
-    if (result_.documents > 0 && mark.pos == last_start_.pos) {
-      result_.stuck = true;
-      result_.stuck_at = mark;
-      return;
-    }
-    ++result_.documents;
-    if (result_.documents == 2) result_.second_document = mark;
-    last_start_ = mark;
-  }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {}
-  void OnMapEnd() override {}
-
- private:
-  Result result_;
-  YAML::Mark last_start_;
-};
-
 void Loader::Load(std::string_view text, Config& config) {
-  const std::string yaml(text);
-  // Throws on malformed YAML, before any node is built.
-  DocumentScan::Result scan = DocumentScan::Run(yaml);
-  if (scan.stuck) {
-    const YAML::Mark& m = scan.stuck_at;
-    std::string token = m.pos >= 0 && static_cast<size_t>(m.pos) < yaml.size()
-                            ? " " + Quote(std::string_view(yaml).substr(m.pos, 1))
-                            : "";
-    AddError(OneBased(m.line), OneBased(m.column), "",
-             "invalid YAML: unexpected" + token + " at the start of a document");
-    return;
-  }
-  if (scan.documents == 0) return;  // empty, or only comments: all defaults
-  if (scan.documents > 1) {
-    AddError(OneBased(scan.second_document.line), OneBased(scan.second_document.column), "",
-             "found " + std::to_string(scan.documents) +
-                 " YAML documents; a config file holds exactly one (remove the extra '---')");
-  }
-  const YAML::Node root = YAML::Load(yaml);
-  if (root.IsNull()) return;
+  std::optional<YAML::Node> document = LoadDocument(text);
+  if (!document) return;  // empty, or only comments: all defaults
+  const YAML::Node root = *document;
   std::optional<Entry> auth_entry;
   if (!root.IsMap()) {
     ErrorAt(root, "",
@@ -803,8 +571,7 @@ LoadResult LoadConfigText(std::string_view yaml_text, const std::string& file_na
   try {
     loader.Load(yaml_text, result.config);
   } catch (const YAML::Exception& e) {
-    std::string message = e.msg.empty() ? "invalid YAML" : "invalid YAML: " + e.msg;
-    loader.AddError(OneBased(e.mark.line), OneBased(e.mark.column), "", std::move(message));
+    loader.AddExceptionError(e);
   } catch (const std::exception& e) {
     loader.AddError(0, 0, "", std::string("cannot load config: ") + e.what());
   }
@@ -814,30 +581,11 @@ LoadResult LoadConfigText(std::string_view yaml_text, const std::string& file_na
 }
 
 LoadResult LoadConfigFile(const std::string& path) {
-  LoadResult result;
-  auto fail = [&](std::string message) {
-    result.errors.push_back(ConfigError{path, 0, 0, "", std::move(message)});
+  std::string text, error;
+  if (!yaml_util::ReadSmallFile(path, "config file", &text, &error)) {
+    LoadResult result;
+    result.errors.push_back(ConfigError{path, 0, 0, "", std::move(error)});
     return result;
-  };
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    return fail("cannot open config file: " + std::system_category().message(errno));
-  }
-  std::string text;
-  char buf[65536];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
-    text.append(buf, n);
-    if (text.size() > kMaxFileBytes) {
-      std::fclose(f);
-      return fail("config file is larger than " + FormatBytes(kMaxFileBytes));
-    }
-  }
-  bool read_error = std::ferror(f) != 0;
-  int saved_errno = errno;
-  std::fclose(f);
-  if (read_error) {
-    return fail("cannot read config file: " + std::system_category().message(saved_errno));
   }
   return LoadConfigText(text, path);
 }

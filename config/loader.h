@@ -1,4 +1,4 @@
-// Loading a Config from YAML text. The only file that includes yaml-cpp.
+// Loading a Config from YAML text. yaml-cpp stays out of this header (config/*.cc only).
 #pragma once
 
 #include <string>
