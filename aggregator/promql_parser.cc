@@ -1125,6 +1125,11 @@ std::string ParseError::ToString() const {
 }
 
 core::Expected<ExprPtr, ParseError> Parse(std::string_view query) {
+  if (query.size() > kMaxQueryBytes) {
+    ParseError e;
+    e.message = "query is too long (limit " + std::to_string(kMaxQueryBytes) + " bytes)";
+    return core::Unexpected(std::move(e));
+  }
   Parser parser(query);
   ExprPtr e = parser.Run();
   if (parser.error()) return core::Unexpected(std::move(*parser.error()));

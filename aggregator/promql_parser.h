@@ -14,6 +14,8 @@ namespace promql {
 // Deeper nesting than this (parentheses, unary operators, chains of binary
 // operators, function arguments) is rejected instead of recursing further.
 inline constexpr int kMaxNesting = 1000;
+// Longer queries are rejected (positions are ints).
+inline constexpr size_t kMaxQueryBytes = 16u << 20;
 
 // Where and why a query failed to parse. Positions are byte offsets; line and
 // column are 1-based and the column counts bytes, as in Prometheus.

@@ -59,7 +59,8 @@ core::Result<std::string> ReadString(std::string_view s, size_t* pos) {
 
 // One whitespace-separated item of a value sequence: `1`, `-2.5`, `Inf`, `_`,
 // `_x3`, `stale`, `1x3` (4 values), `0+10x3` (0 10 20 30), `5-1x2` (5 4 3).
-core::Status AppendItem(std::string_view item, std::vector<SequenceValue>* out) {
+// `limit` bounds out->size(): expanding `1x1000000000` must not exhaust memory.
+core::Status AppendItem(std::string_view item, size_t limit, std::vector<SequenceValue>* out) {
   auto bad = [&](std::string_view why) {
     return Invalid("invalid series value " + QuoteString(item) + ": " + std::string(why));
   };
@@ -72,7 +73,8 @@ core::Status AppendItem(std::string_view item, std::vector<SequenceValue>* out) 
     }
     return true;
   };
-  constexpr uint64_t kMaxRepeat = 1000000;
+  auto fits = [&](uint64_t n) { return n <= limit && out->size() <= limit - n; };
+  if (!fits(1)) return bad("too many values");
   if (item == "_") {
     out->push_back(SequenceValue{0, true, false});
     return {};
@@ -80,7 +82,8 @@ core::Status AppendItem(std::string_view item, std::vector<SequenceValue>* out) 
   if (item.substr(0, 2) == "_x") {
     uint64_t n = 0;
     if (!parse_uint(item.substr(2), &n)) return bad("invalid repetition");
-    if (n > kMaxRepeat) return bad("too many repetitions");
+    if (!fits(n)) return bad("too many values");
+    out->reserve(out->size() + n);
     for (uint64_t i = 0; i < n; ++i) out->push_back(SequenceValue{0, true, false});
     return {};
   }
@@ -135,7 +138,8 @@ core::Status AppendItem(std::string_view item, std::vector<SequenceValue>* out) 
   if (rest[0] != 'x') return bad("unexpected " + std::string(rest));
   uint64_t n = 0;
   if (!parse_uint(rest.substr(1), &n)) return bad("invalid repetition");
-  if (n > kMaxRepeat) return bad("too many repetitions");
+  if (!fits(n + 1)) return bad("too many values");
+  out->reserve(out->size() + n + 1);
   for (uint64_t i = 0; i <= n; ++i) {  // n repetitions after the first value
     out->push_back(SequenceValue{value, false, false});
     value += delta;
@@ -178,7 +182,9 @@ std::pair<std::string_view, std::string_view> SplitWord(std::string_view s) {
 double StaleNaN() { return std::bit_cast<double>(uint64_t{0x7ff0000000000002}); }
 bool IsStaleNaN(double v) { return std::bit_cast<uint64_t>(v) == 0x7ff0000000000002; }
 
-core::Result<SeriesLine> ParseSeriesLine(std::string_view text) {
+namespace {
+
+core::Result<SeriesLine> ParseSeries(std::string_view text, size_t max_values) {
   text = TrimSpace(text);
   SeriesLine series;
   std::vector<core::Label> labels;
@@ -235,13 +241,22 @@ core::Result<SeriesLine> ParseSeriesLine(std::string_view text) {
   std::string_view values = TrimSpace(text.substr(pos));
   while (!values.empty()) {
     auto [item, rest] = SplitWord(values);
-    if (auto st = AppendItem(item, &series.values); !st) return core::Unexpected(st.error());
+    if (auto st = AppendItem(item, max_values, &series.values); !st) {
+      return core::Unexpected(st.error());
+    }
     values = rest;
   }
   return series;
 }
 
+}  // namespace
+
+core::Result<SeriesLine> ParseSeriesLine(std::string_view text) {
+  return ParseSeries(text, kMaxTestFileValues);
+}
+
 core::Result<TestFile> ParseTestFile(std::string_view content) {
+  size_t budget = kMaxTestFileValues;  // values left for the rest of the file
   const std::vector<std::string_view> raw = Lines(content);
   TestFile file;
   std::string errors;
@@ -281,12 +296,13 @@ core::Result<TestFile> ParseTestFile(std::string_view content) {
       bool ok = true;
       while (i + 1 < raw.size() && !Clean(raw[i + 1]).empty()) {
         ++i;
-        auto series = ParseSeriesLine(Clean(raw[i]));
+        auto series = ParseSeries(Clean(raw[i]), budget);
         if (!series) {
           error(i, series.error().message);
           ok = false;
           continue;
         }
+        budget -= series->values.size();
         series->line = static_cast<int>(i + 1);
         load.series.push_back(std::move(*series));
       }

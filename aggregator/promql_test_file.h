@@ -73,6 +73,10 @@ struct TestFile {
   std::vector<TestCommand> commands;
 };
 
+// Sequence values a file (or one series line) may expand to, so that `1x1e9`
+// fails instead of exhausting memory.
+inline constexpr size_t kMaxTestFileValues = 2'000'000;
+
 // Parses a whole file. Errors name the line ("line 12: ..."); every bad line is
 // reported, one per line of the error message.
 core::Result<TestFile> ParseTestFile(std::string_view content);

@@ -796,6 +796,14 @@ TEST(PromqlParserTest, NestingIsBoundedInsteadOfRecursing) {
   }
 }
 
+TEST(PromqlParserTest, RejectsHugeQueries) {
+  std::string q(kMaxQueryBytes + 1, ' ');
+  q[0] = 'x';
+  auto r = Parse(q);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "query is too long (limit 16777216 bytes)");
+}
+
 TEST(PromqlParserTest, ParseExprReturnsCoreError) {
   auto ok = ParseExpr("up == 1");
   ASSERT_TRUE(ok);

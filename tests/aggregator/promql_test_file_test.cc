@@ -110,6 +110,16 @@ TEST(PromqlTestFileTest, BadSeriesLines) {
   }
 }
 
+TEST(PromqlTestFileTest, ExpansionIsBounded) {
+  EXPECT_TRUE(ParseSeriesLine("x 0+1x1999999"));  // 2,000,000 values: the limit
+  EXPECT_FALSE(ParseSeriesLine("x 0+1x2000000"));
+  EXPECT_FALSE(ParseSeriesLine("x 1x1000000 1x1000000"));
+  // The budget is per file, not per line.
+  auto t = ParseTestFile("load 1s\n  a 0+1x1200000\n  b 0+1x1200000\n");
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().message, "line 3: invalid series value \"0+1x1200000\": too many values");
+}
+
 TEST(PromqlTestFileTest, Commands) {
   const char* file = R"(# A comment.
 load 5m
