@@ -4,9 +4,9 @@
 // docs/pricing.md.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -117,19 +117,35 @@ class PriceTable {
 };
 
 // The price table in force. Readers take a snapshot (a shared_ptr they keep for
-// as long as they use entries from it); a reload (SIGHUP, POST /-/reload) builds
-// a new table and Replace()s it. Thread-safe: Current and Replace are atomic.
+// as long as they use entries from it, e.g. one per request or batch); a reload
+// (SIGHUP, POST /-/reload) builds a new table and Replace()s it. Thread-safe:
+// Current and Replace are atomic with respect to each other.
+//
+// A mutex rather than std::atomic<std::shared_ptr>: GCC 12's implementation
+// unlocks in load() with memory_order_relaxed, a data race ThreadSanitizer
+// reports. The lock is held only to copy or swap one pointer; the old table is
+// freed outside it.
 class PriceBook {
  public:
   PriceBook() : table_(std::make_shared<const PriceTable>()) {}
   explicit PriceBook(std::shared_ptr<const PriceTable> table) : table_(std::move(table)) {}
 
-  std::shared_ptr<const PriceTable> Current() const { return table_.load(); }
+  std::shared_ptr<const PriceTable> Current() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return table_;
+  }
   // REQUIRES: table != nullptr.
-  void Replace(std::shared_ptr<const PriceTable> table) { table_.store(std::move(table)); }
+  void Replace(std::shared_ptr<const PriceTable> table) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      table_.swap(table);
+    }
+    // `table` (the old one) is released here, outside the lock.
+  }
 
  private:
-  std::atomic<std::shared_ptr<const PriceTable>> table_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const PriceTable> table_;  // guarded by mu_
 };
 
 }  // namespace exporter
