@@ -382,7 +382,7 @@ struct AuthFixture {
 void BM_AuthenticateCachedKey(benchmark::State& state) {
   AuthFixture f;
   for (auto _ : state) {
-    auto ctx = f.auth->Authenticate(f.req, "metrics:write");
+    auto ctx = f.auth->Authenticate(f.req);
     benchmark::DoNotOptimize(ctx);
   }
 }
@@ -393,7 +393,7 @@ void BM_AuthenticateAndRateLimit(benchmark::State& state) {
   rest::RateLimiter limiter;
   int64_t now = f.clock.NowMs();
   for (auto _ : state) {
-    auto ctx = f.auth->Authenticate(f.req, "metrics:write");
+    auto ctx = f.auth->Authenticate(f.req);
     auto d = limiter.Take(ctx->project_id, 1'000'000'000, now++);
     benchmark::DoNotOptimize(d);
   }

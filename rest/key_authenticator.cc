@@ -99,8 +99,7 @@ core::Result<std::shared_ptr<KeyAuthenticator::Entry>> KeyAuthenticator::Load(
   return entry;
 }
 
-core::Result<RequestContext> KeyAuthenticator::Authenticate(const core::HttpRequest& req,
-                                                            const std::string& scope) const {
+core::Result<RequestContext> KeyAuthenticator::Authenticate(const core::HttpRequest& req) const {
   std::optional<std::string> credential = ExtractCredential(req);
   if (!credential) {
     return Unauthorized("missing API key: send 'Authorization: Bearer <key>'");
@@ -139,10 +138,6 @@ core::Result<RequestContext> KeyAuthenticator::Authenticate(const core::HttpRequ
   }
   if (entry->account_status != "active") {
     return core::Fail(core::ErrorCode::kForbidden, "account is " + entry->account_status);
-  }
-  if (!entry->ctx.Allows(scope)) {
-    return core::Fail(core::ErrorCode::kForbidden,
-                      "API key lacks the scope '" + scope + "' this route needs", "scope");
   }
   int64_t last = entry->last_used_ms.load(std::memory_order_relaxed);
   while (last < now_ms &&

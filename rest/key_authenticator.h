@@ -33,8 +33,7 @@ class KeyAuthenticator final : public Authenticator {
   KeyAuthenticator(control::ControlPlane& db, const core::Clock& clock,
                    std::vector<config::TierLimits> tiers, int64_t cache_ttl_ms);
 
-  core::Result<RequestContext> Authenticate(const core::HttpRequest& req,
-                                            const std::string& scope) const override;
+  core::Result<RequestContext> Authenticate(const core::HttpRequest& req) const override;
 
   // Drops cached entries so the next request re-reads the database.
   void InvalidateKey(const std::string& key_id);

@@ -44,17 +44,16 @@ bool ScopeListAllows(const std::vector<std::string>& granted, std::string_view s
 class Authenticator {
  public:
   virtual ~Authenticator() = default;
-  // Resolves the caller, or fails with kUnauthorized / kForbidden.
-  // `scope` is the scope the route requires ("" for none).
-  virtual core::Result<RequestContext> Authenticate(const core::HttpRequest& req,
-                                                    const std::string& scope) const = 0;
+  // Resolves the caller, or fails with kUnauthorized (kForbidden for a
+  // suspended account). Scopes are checked by the router against the context,
+  // after the rate limit, so a 403 carries rate-limit headers too.
+  virtual core::Result<RequestContext> Authenticate(const core::HttpRequest& req) const = 0;
 };
 
 // Until accounts exist: every request belongs to account and project "default".
 class DefaultProjectAuthenticator final : public Authenticator {
  public:
-  core::Result<RequestContext> Authenticate(const core::HttpRequest&,
-                                            const std::string&) const override {
+  core::Result<RequestContext> Authenticate(const core::HttpRequest&) const override {
     return RequestContext{"default", "default", "", {}};
   }
 };

@@ -45,6 +45,9 @@ bool MatchSegments(const std::vector<std::string>& pattern,
   return true;
 }
 
+// The scope a key needs for /metrics, /healthz, /readyz with auth.protect_public_routes.
+const std::string kPublicRouteScope = "metrics:read";
+
 const std::vector<double> kDurationBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                               0.05,   0.1,   0.25,   0.5,   1,    2.5};
 
@@ -193,7 +196,7 @@ void Router::Dispatch(const Route& route, const core::HttpRequest& req,
   RequestContext ctx;
   const bool needs_key = !route.is_public || options_.protect_public_routes;
   if (needs_key) {
-    auto who = auth_.Authenticate(req, route.is_public ? "metrics:read" : route.scope);
+    auto who = auth_.Authenticate(req);
     if (!who) {
       WriteError(resp, who.error());
       if (who.error().code == core::ErrorCode::kUnauthorized) {
@@ -210,12 +213,17 @@ void Router::Dispatch(const Route& route, const core::HttpRequest& req,
     const std::string bucket = route.ingest ? ctx.project_id + "\x1fingest" : ctx.project_id;
     decision = options_.rate_limiter->Take(bucket, limit, now_ms);
   }
+  const std::string& scope = route.is_public ? kPublicRouteScope : route.scope;
   if (decision && !decision->allowed) {
     WriteError(resp, core::MakeError(core::ErrorCode::kRateLimited,
                                      "rate limit of " + std::to_string(decision->limit) +
                                          " requests per minute exceeded; retry after " +
                                          std::to_string(decision->retry_after_s) + " s"));
     resp.SetHeader("Retry-After", std::to_string(decision->retry_after_s));
+  } else if (needs_key && !ctx.Allows(scope)) {
+    WriteError(resp, core::MakeError(core::ErrorCode::kForbidden,
+                                     "API key lacks the scope '" + scope + "' this route needs",
+                                     "scope"));
   } else {
     try {
       route.handler(Call{ctx, req, params}, resp);

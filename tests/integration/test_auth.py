@@ -545,14 +545,10 @@ class AuthMatrix(AuthTestCase):
         keys = self.ok("GET", f"{KEYS_LIST}?project_id={self.project_a}", self.sibling_key)
         self.assertEqual({k["project_id"] for k in keys["items"]}, {self.sibling_project})
 
-    @unittest.expectedFailure
     def test_forbidden_answers_carry_rate_limit_headers(self):
         # API.md section 1: "every authenticated response carries X-RateLimit-*".
-        # A 403 for a missing scope comes from a valid key, but the router returns
-        # before the rate limiter runs (Authenticate() checks the scope and fails
-        # without a RequestContext), so the 403 has no headers and costs no token.
-        # Fixing it changes the Authenticator contract (request_context.h) and the
-        # router unit tests, which are outside this change.
+        # A 403 for a missing scope comes from a valid key: the router checks the
+        # scope after the rate limiter, so the 403 has the headers (and costs a token).
         now = int(time.time() * 1000) + self.offset_ms
         r = self.call("GET", WHOAMI, self.scopeless["account:read"])
         self.assertEqual(r.status, 403, r)

@@ -51,8 +51,14 @@ class KeyAuthenticatorTest : public ::testing::Test {
     return *issued;
   }
 
+  // The context for `key`, failing with kForbidden when it lacks `scope` (as the
+  // router does after authentication).
   core::Result<RequestContext> Auth(const std::string& key, const std::string& scope = "") {
-    return auth_->Authenticate(WithKey(key), scope);
+    auto ctx = auth_->Authenticate(WithKey(key));
+    if (ctx && !ctx->Allows(scope)) {
+      return core::Fail(core::ErrorCode::kForbidden, "lacks scope " + scope, "scope");
+    }
+    return ctx;
   }
 
   static constexpr int64_t kTtlMs = 1000;
@@ -78,7 +84,7 @@ TEST_F(KeyAuthenticatorTest, ResolvesAccountProjectScopesAndTierLimits) {
 
 TEST_F(KeyAuthenticatorTest, MissingMalformedAndUnknownKeysAre401WithoutEchoingTheSecret) {
   core::HttpRequest none;
-  auto r = auth_->Authenticate(none, "");
+  auto r = auth_->Authenticate(none);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, core::ErrorCode::kUnauthorized);
   EXPECT_THAT(r.error().message, HasSubstr("missing API key"));
@@ -221,7 +227,7 @@ TEST_F(KeyAuthenticatorTest, BasicAuthCarriesTheKeyAsPassword) {
   }
   core::HttpRequest req;
   req.headers.emplace_back("authorization", "Basic " + out);
-  auto ctx = auth_->Authenticate(req, "");
+  auto ctx = auth_->Authenticate(req);
   ASSERT_TRUE(ctx) << ctx.error().message;
   EXPECT_EQ(ctx->key_id, k.key.id);
 }

@@ -28,39 +28,24 @@ inline core::HttpRequest MakeRequest(std::string method, std::string path, std::
 }
 
 // Accepts "Bearer good" (project "acme"), "Bearer other" (project "globex"),
-// "Bearer readonly" (no metrics:write); anything else is 401.
+// "Bearer readonly" (scope metrics:read only: the router answers 403 on
+// metrics:write routes); anything else is 401.
 class FakeAuthenticator final : public Authenticator {
  public:
-  core::Result<RequestContext> Authenticate(const core::HttpRequest& req,
-                                            const std::string& scope) const override {
+  core::Result<RequestContext> Authenticate(const core::HttpRequest& req) const override {
     calls_.fetch_add(1);
-    {
-      std::lock_guard lock(mu_);
-      scopes_.push_back(scope);
-    }
     const std::string* auth = req.Header("authorization");
     if (auth == nullptr) return core::Fail(core::ErrorCode::kUnauthorized, "missing API key");
     if (*auth == "Bearer good") return RequestContext{"acct_1", "acme", "key_1", {}};
     if (*auth == "Bearer other") return RequestContext{"acct_2", "globex", "key_2", {}};
-    if (*auth == "Bearer readonly") {
-      if (scope == "metrics:write") {
-        return core::Fail(core::ErrorCode::kForbidden, "key lacks scope " + scope);
-      }
-      return RequestContext{"acct_1", "acme", "key_3", {"metrics:read"}};
-    }
+    if (*auth == "Bearer readonly") return RequestContext{"acct_1", "acme", "key_3", {"metrics:read"}};
     return core::Fail(core::ErrorCode::kUnauthorized, "unknown API key");
   }
 
   int calls() const { return calls_.load(); }
-  std::vector<std::string> scopes() const {
-    std::lock_guard lock(mu_);
-    return scopes_;
-  }
 
  private:
   mutable std::atomic<int> calls_{0};
-  mutable std::mutex mu_;
-  mutable std::vector<std::string> scopes_;
 };
 
 // The value of a counter in `registry` whose labels include all of `labels`.

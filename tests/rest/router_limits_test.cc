@@ -20,8 +20,7 @@ constexpr int64_t kT0 = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
 // Every key is project "p1" of account "a1" with 3 requests/minute (ingest: 5).
 class LimitedAuthenticator final : public Authenticator {
  public:
-  core::Result<RequestContext> Authenticate(const core::HttpRequest& req,
-                                            const std::string&) const override {
+  core::Result<RequestContext> Authenticate(const core::HttpRequest& req) const override {
     if (req.Header("authorization") == nullptr) {
       return core::Fail(core::ErrorCode::kUnauthorized, "missing API key");
     }

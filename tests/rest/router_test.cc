@@ -200,7 +200,8 @@ TEST_F(RouterTest, AuthenticationFailureReturnsTheAuthenticatorsError) {
   EXPECT_EQ(resp.status, 403);
   EXPECT_EQ(ErrorOf(resp).at("code"), "forbidden");
   EXPECT_EQ(handled_, 0);
-  EXPECT_THAT(auth_.scopes(), ElementsAre("metrics:write", "metrics:write", "metrics:write"));
+  EXPECT_THAT(ErrorOf(resp).at("message").get<std::string>(), HasSubstr("metrics:write"));
+  EXPECT_EQ(ErrorOf(resp).at("param"), "scope");
 
   resp = Handle(Authed(MakeRequest("POST", "/v1/metrics/report", "{}"), "other"));
   EXPECT_EQ(resp.status, 200);
