@@ -1262,11 +1262,24 @@ class AccountIdempotency(AuthTestCase):
         body = {"name": unique("durable")}
         first = self.call("POST", KEYS_CREATE, body=body, headers=ik)
         self.assertEqual(first.status, 200, first)
+        secret = first.json()["key_secret"]
         self.server.stop(keep_data=True)
+        # Secrets are shown once and never written to disk, idempotency records included.
+        for name in os.listdir(self.server.data_dir):
+            if name.startswith("tally.db"):
+                with open(os.path.join(self.server.data_dir, name), "rb") as f:
+                    self.assertNotIn(secret.encode(), f.read(), name)
         self.server.start()
         again = self.call("POST", KEYS_CREATE, body=body, headers=ik)
-        self.assertEqual((again.status, again.body), (200, first.body))
+        self.assertEqual(again.status, 200, again)
         self.assertEqual(again.headers.get("idempotent-replayed"), "true")
+        # After a restart the replay is the stored record: same key, secret redacted.
+        replay = again.json()
+        self.assertEqual(replay["key_id"], first.json()["key_id"])
+        self.assertIsNone(replay["key_secret"])
+        self.assertIs(replay["secret_redacted"], True)
+        self.assertEqual({k: v for k, v in replay.items() if k not in ("key_secret", "secret_redacted")},
+                         {k: v for k, v in first.json().items() if k != "key_secret"})
         names = [k["name"] for k in self.keys_of("default")]
         self.assertEqual(names.count(body["name"]), 1)
         self.assert_error(self.call("POST", KEYS_CREATE, body={"name": "other"}, headers=ik),

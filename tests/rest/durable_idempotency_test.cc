@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+
 #include "store/control/sqlite_control_plane.h"
 #include "tests/temp_dir.h"
 
@@ -50,6 +53,52 @@ TEST(DurableIdempotencyTest, AbandonedRequestsLeaveNothing) {
   EXPECT_EQ(idem.Begin("p", "k", "h", kT0).outcome, Outcome::kNew);
   idem.Abandon("p", "k");
   EXPECT_EQ(idem.Begin("p", "k", "h", kT0).outcome, Outcome::kNew);
+}
+
+}  // namespace
+}  // namespace rest
+
+namespace rest {
+namespace {
+
+TEST(DurableIdempotencyTest, SecretsNeverReachTheDatabase) {
+  tally_test::TempDir dir;
+  const std::string path = dir.path() + "/tally.db";
+  const std::string secret = "tly_AAAAAAAA_secretsecretsecret";
+  const std::string body = R"({"key_id":"key_1","key_secret":")" + secret + R"(","name":"n"})";
+  {
+    auto db = control::SqliteControlPlane::Open(path);
+    ASSERT_TRUE(db);
+    DurableIdempotency idem(**db, kDay, /*secret_replay_ms=*/60'000);
+    ASSERT_EQ(idem.Begin("p", "k", "h", kT0).outcome, Outcome::kNew);
+    idem.Complete("p", "k", {200, body});
+    // A quick retry still gets the secret (from memory) ...
+    auto soon = idem.Begin("p", "k", "h", kT0 + 1000);
+    ASSERT_EQ(soon.outcome, Outcome::kReplay);
+    EXPECT_EQ(soon.response.body, body);
+    // ... but the stored record holds no secret.
+    auto stored = (*db)->GetIdempotency("p", "k");
+    ASSERT_TRUE(stored && *stored);
+    EXPECT_EQ((*stored)->response_body.find(secret), std::string::npos);
+    EXPECT_NE((*stored)->response_body.find(R"("secret_redacted":true)"), std::string::npos);
+    // After the in-memory window the replay is the redacted record.
+    auto late = idem.Begin("p", "k", "h", kT0 + 61'000);
+    ASSERT_EQ(late.outcome, Outcome::kReplay);
+    EXPECT_EQ(late.response.body.find(secret), std::string::npos);
+  }
+  // Nothing in the database files either.
+  for (const char* suffix : {"", "-wal"}) {
+    std::ifstream in(path + suffix, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(bytes.find(secret), std::string::npos) << suffix;
+  }
+}
+
+TEST(DurableIdempotencyTest, RedactionLeavesOtherBodiesAlone) {
+  EXPECT_EQ(DurableIdempotency::RedactSecrets(R"({"revoked":true})"), R"({"revoked":true})");
+  EXPECT_EQ(DurableIdempotency::RedactSecrets("not json"), "not json");
+  EXPECT_EQ(DurableIdempotency::RedactSecrets(R"({"invite_token":"inv_x","id":"m"})"),
+            R"({"id":"m","invite_token":null,"secret_redacted":true})");
 }
 
 }  // namespace
