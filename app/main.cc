@@ -1,4 +1,5 @@
 // The tally binary: `tally serve`, `tally check-config FILE`, `tally version`,
+// `tally promql-test FILE...`,
 // and the operator CLI (`tally accounts|projects|keys ...`).
 // main() only parses the command line and wires objects together.
 #include <CLI/CLI.hpp>
@@ -14,6 +15,7 @@
 
 #include "app/control_ops.h"
 #include "app/offset_clock.h"
+#include "app/promql_test_command.h"
 #include "app/server.h"
 #include "app/version.h"
 #include "config/loader.h"
@@ -191,6 +193,13 @@ int main(int argc, char** argv) {
 
   auto* version = cli.add_subcommand("version", "print the version");
 
+  std::vector<std::string> promql_test_files;
+  bool promql_test_verbose = false;
+  auto* promql_test = cli.add_subcommand(
+      "promql-test", "run Prometheus PromQL test files against the engine; exit 1 on any failure");
+  promql_test->add_option("files", promql_test_files, "the .test files")->required();
+  promql_test->add_flag("-v,--verbose", promql_test_verbose, "list every failure and skip");
+
   CLI11_PARSE(cli, argc, argv);
   if (*serve) return Serve(serve_flags);
   const std::vector<std::pair<CLI::App*, const char*>> ops = {
@@ -209,6 +218,7 @@ int main(int argc, char** argv) {
     return app::RunControlCommand(*cfg, op, std::cout, std::cerr);
   }
   if (*check) return CheckConfig(check_path);
+  if (*promql_test) return app::RunPromqlTest(promql_test_files, promql_test_verbose, std::cout);
   if (*version) {
     std::cout << "tally " << app::kVersion << "\n";
     return 0;
