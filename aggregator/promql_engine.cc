@@ -44,7 +44,13 @@ core::Error ToError(const QueryError& error) {
   return core::Error{code, error.message, std::string(ApiErrorType(error.type))};
 }
 
-Engine::Engine(EngineOptions options) : options_(options) {}
+Engine::Engine(EngineOptions options) : options_(options) {
+  // Like Prometheus, a zero lookback or subquery step means the default.
+  if (options_.lookback_ms <= 0) options_.lookback_ms = EngineOptions{}.lookback_ms;
+  if (options_.default_subquery_step_ms <= 0) {
+    options_.default_subquery_step_ms = EngineOptions{}.default_subquery_step_ms;
+  }
+}
 
 namespace {
 
@@ -54,7 +60,33 @@ core::Unexpected<QueryError> BadData(std::string message) {
   return core::Unexpected(QueryError{QueryErrorType::kBadData, std::move(message)});
 }
 
-Series ToSeries(internal::ESeries&& s) { return Series{s.labels->labels, std::move(s.points)}; }
+// The evaluated matrix in the public shape for the expression's type.
+// (Filled into `result` in place: moving a whole Value into a QueryResult
+// trips a false -Wmaybe-uninitialized in g++ 12 with the sanitizers.)
+void Convert(EMatrix m, ValueType type, bool instant, int64_t start, QueryResult* result) {
+  Value& value = **result;
+  if (instant && type == ValueType::kScalar) {
+    const bool has = !m.empty() && !m[0].points.empty();
+    value.emplace<Scalar>(Scalar{start, has ? m[0].points[0].v : std::nan("")});
+    return;
+  }
+  if (instant && type == ValueType::kVector) {
+    Vector& out = value.emplace<Vector>();
+    out.reserve(m.size());
+    for (const internal::ESeries& s : m) {
+      out.push_back(VectorSample{s.labels->labels, start, s.points[0].v});
+    }
+    return;
+  }
+  Matrix& out = value.emplace<Matrix>();
+  out.reserve(m.size());
+  for (internal::ESeries& s : m) out.push_back(Series{s.labels->labels, std::move(s.points)});
+  if (!instant) {
+    std::sort(out.begin(), out.end(), [](const Series& a, const Series& b) {
+      return CompareLabels(a.labels, b.labels) < 0;
+    });
+  }
+}
 
 // Evaluates `expr` over [start, end] and converts the result to the public
 // value types. `instant` selects instant-query result shapes.
@@ -69,47 +101,16 @@ QueryResult Run(const EngineOptions& options, const Querier& querier, const Expr
                       std::chrono::duration_cast<std::chrono::nanoseconds>(options.timeout).count();
   state.query_start_ms = start;
   state.query_end_ms = end;
+  QueryResult result;
   try {
     const ValueType type = expr.Type();
     if (type == ValueType::kString) {
-      return Value(String{start, As<StringLiteral>(internal::Unparen(expr)).value});
+      result->emplace<String>(String{start, As<StringLiteral>(internal::Unparen(expr)).value});
+      return result;
     }
     internal::Evaluator ev(&state, start, end, interval);
-    EMatrix m = ev.Eval(expr);
-    switch (type) {
-      case ValueType::kScalar: {
-        if (instant) {
-          const bool has = !m.empty() && !m[0].points.empty();
-          return Value(Scalar{start, has ? m[0].points[0].v : std::nan("")});
-        }
-        Matrix out;
-        for (internal::ESeries& s : m) out.push_back(ToSeries(std::move(s)));
-        return Value(std::move(out));
-      }
-      case ValueType::kVector: {
-        if (instant) {
-          Vector out;
-          out.reserve(m.size());
-          for (const internal::ESeries& s : m) {
-            out.push_back(VectorSample{s.labels->labels, start, s.points[0].v});
-          }
-          return Value(std::move(out));
-        }
-        Matrix out;
-        out.reserve(m.size());
-        for (internal::ESeries& s : m) out.push_back(ToSeries(std::move(s)));
-        std::sort(out.begin(), out.end(), [](const Series& a, const Series& b) {
-          return CompareLabels(a.labels, b.labels) < 0;
-        });
-        return Value(std::move(out));
-      }
-      default: {
-        Matrix out;
-        out.reserve(m.size());
-        for (internal::ESeries& s : m) out.push_back(ToSeries(std::move(s)));
-        return Value(std::move(out));
-      }
-    }
+    Convert(ev.Eval(expr), type, instant, start, &result);
+    return result;
   } catch (const internal::EvalError& e) {
     return core::Unexpected(e.error);
   } catch (const std::bad_alloc&) {

@@ -21,7 +21,8 @@
 namespace promql {
 
 struct EngineOptions {
-  // How far back an instant vector selector looks for the latest sample.
+  // How far back an instant vector selector looks for the latest sample
+  // (<= 0: the default).
   int64_t lookback_ms = 300'000;
   // The query memory limit: the most samples (raw samples fetched from the
   // Querier and evaluated points) held at once. A query over it fails with
@@ -29,7 +30,8 @@ struct EngineOptions {
   int64_t max_samples = 50'000'000;
   // A query running longer fails with QueryErrorType::kTimeout.
   std::chrono::milliseconds timeout{std::chrono::minutes(2)};
-  // Resolution of a subquery written without a step (`x[1h:]`).
+  // Resolution of a subquery written without a step (`x[1h:]`; <= 0: the
+  // default).
   int64_t default_subquery_step_ms = 60'000;
   // Measures the timeout (MonotonicNs). nullptr: the system clock. Not owned;
   // must outlive the engine.

@@ -3,6 +3,7 @@
 // promql_eval_binary.cc, promql_eval_aggregate.cc and promql_eval_functions.cc.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "aggregator/promql_eval.h"
 #include "aggregator/promql_test_file.h"
@@ -90,12 +91,46 @@ const LabelsRef& DropNameCache::Get(const LabelsRef& l) {
 
 std::string GoFloat(double v) { return FormatNumber(v); }
 
+bool IsValidLabelName(std::string_view name) {
+  if (name.empty()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool ok = c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+
+int64_t AddTime(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) {
+    return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+  }
+  return r;
+}
+
+int64_t SubTime(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_sub_overflow(a, b, &r)) {
+    return b < 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+  }
+  return r;
+}
+
 Evaluator::Evaluator(QueryState* state, int64_t start_ms, int64_t end_ms, int64_t interval_ms)
     : state_(state), start_(start_ms), end_(end_ms), interval_(interval_ms) {}
 
 int64_t Evaluator::NumSteps() const {
   if (end_ < start_) return 0;
-  return (end_ - start_) / interval_ + 1;
+  const uint64_t span = static_cast<uint64_t>(end_) - static_cast<uint64_t>(start_);
+  return static_cast<int64_t>(span / static_cast<uint64_t>(interval_)) + 1;
+}
+
+int64_t Evaluator::StepTime(int64_t k) const {
+  return static_cast<int64_t>(static_cast<uint64_t>(start_) +
+                              static_cast<uint64_t>(k) * static_cast<uint64_t>(interval_));
 }
 
 void Evaluator::AddSamples(int64_t n) {
@@ -154,11 +189,12 @@ EMatrix Evaluator::Eval(const Expr& e) {
 }
 
 EMatrix Evaluator::EvalNumber(double v) {
+  const int64_t steps = NumSteps();
+  AddSamples(steps);  // before allocating them
   EMatrix m(1);
   m[0].labels = EmptyLabels();
-  m[0].points.reserve(static_cast<size_t>(NumSteps()));
-  for (int64_t ts = start_; ts <= end_; ts += interval_) m[0].points.push_back(Sample{ts, v});
-  AddSamples(static_cast<int64_t>(m[0].points.size()));
+  m[0].points.reserve(static_cast<size_t>(steps));
+  for (int64_t k = 0; k < steps; ++k) m[0].points.push_back(Sample{StepTime(k), v});
   return m;
 }
 
@@ -179,21 +215,23 @@ std::vector<ESeries> Evaluator::Select(const VectorSelector& vs, int64_t min_ms,
 
 EMatrix Evaluator::EvalVectorSelector(const VectorSelector& vs) {
   const int64_t lookback = state_->options->lookback_ms;
-  const int64_t first_ref = AtTime(vs.at, start_) - vs.offset_ms;
-  const int64_t last_ref = AtTime(vs.at, end_) - vs.offset_ms;
-  std::vector<ESeries> raw = Select(vs, first_ref - lookback, last_ref);
+  const int64_t first_ref = RefTime(vs.at, vs.offset_ms, start_);
+  const int64_t last_ref = RefTime(vs.at, vs.offset_ms, end_);
+  std::vector<ESeries> raw = Select(vs, SubTime(first_ref, lookback), last_ref);
   const int64_t raw_total = TotalPoints(raw);
+  const int64_t steps = NumSteps();
   EMatrix out;
   for (ESeries& s : raw) {
     CheckDeadline();
     ESeries series{s.labels, {}};
     size_t next = 0;  // first sample after the reference time
-    for (int64_t ts = start_; ts <= end_; ts += interval_) {
-      const int64_t ref = AtTime(vs.at, ts) - vs.offset_ms;
+    for (int64_t k = 0; k < steps; ++k) {
+      const int64_t ts = StepTime(k);
+      const int64_t ref = RefTime(vs.at, vs.offset_ms, ts);
       while (next < s.points.size() && s.points[next].t_ms <= ref) ++next;
       if (next == 0) continue;
       const Sample& last = s.points[next - 1];
-      if (last.t_ms < ref - lookback || IsStaleNaN(last.v)) continue;
+      if (last.t_ms < SubTime(ref, lookback) || IsStaleNaN(last.v)) continue;
       AddSamples(1);
       series.points.push_back(Sample{ts, last.v});
     }
@@ -207,8 +245,8 @@ EMatrix Evaluator::EvalMatrixSelector(const MatrixSelector& ms) {
   // Only reached for a range vector at the top of an instant query (functions
   // read their range arguments in EvalRangeFunction).
   const VectorSelector& vs = *ms.selector;
-  const int64_t maxt = AtTime(vs.at, start_) - vs.offset_ms;
-  const int64_t mint = maxt - ms.range_ms;
+  const int64_t maxt = RefTime(vs.at, vs.offset_ms, start_);
+  const int64_t mint = SubTime(maxt, ms.range_ms);
   std::vector<ESeries> raw = Select(vs, mint, maxt);
   EMatrix out;
   for (ESeries& s : raw) {
@@ -223,11 +261,11 @@ EMatrix Evaluator::EvalMatrixSelector(const MatrixSelector& ms) {
 EMatrix Evaluator::EvalSubquery(const SubqueryExpr& sq) {
   const int64_t step =
       sq.step_ms > 0 ? sq.step_ms : state_->options->default_subquery_step_ms;
-  const int64_t first = AtTime(sq.at, start_) - sq.offset_ms - sq.range_ms;
-  const int64_t last = AtTime(sq.at, end_) - sq.offset_ms;
+  const int64_t first = SubTime(RefTime(sq.at, sq.offset_ms, start_), sq.range_ms);
+  const int64_t last = RefTime(sq.at, sq.offset_ms, end_);
   // The first multiple of the step at or after `first` (Go's truncating division).
   int64_t sub_start = step * (first / step);
-  if (sub_start < first) sub_start += step;
+  if (sub_start < first) sub_start = AddTime(sub_start, step);
   Evaluator sub(state_, sub_start, last, step);
   return sub.Eval(*sq.expr);
 }
@@ -263,8 +301,9 @@ EMatrix Evaluator::RangeEval(std::span<const Expr* const> exprs, const PrepFn& p
   std::unordered_map<LabelsRef, size_t, LabelsRefHash, LabelsRefEq> index;
   LabelsRefSet step_labels;
   const bool instant = start_ == end_;
-  const size_t steps = static_cast<size_t>(NumSteps());
-  for (int64_t ts = start_; ts <= end_; ts += interval_) {
+  const int64_t steps = NumSteps();
+  for (int64_t k = 0; k < steps; ++k) {
+    const int64_t ts = StepTime(k);
     CheckDeadline();
     int64_t gathered = 0;
     for (size_t i = 0; i < exprs.size(); ++i) {
@@ -301,7 +340,7 @@ EMatrix Evaluator::RangeEval(std::span<const Expr* const> exprs, const PrepFn& p
       auto [it, inserted] = index.try_emplace(s.labels, result.size());
       if (inserted) {
         result.push_back(ESeries{s.labels, {}});
-        result.back().points.reserve(steps);
+        result.back().points.reserve(static_cast<size_t>(std::min<int64_t>(steps, 1024)));
       }
       result[it->second].points.push_back(Sample{ts, s.v});
     }

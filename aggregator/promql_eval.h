@@ -80,6 +80,11 @@ struct ESample {
 };
 using EVector = std::vector<ESample>;
 
+// Time arithmetic that saturates at the int64 range instead of overflowing
+// (timestamps near the limits come from `@` with extreme values).
+int64_t AddTime(int64_t a, int64_t b);
+int64_t SubTime(int64_t a, int64_t b);
+
 struct EvalError {
   QueryError error;
 };
@@ -131,6 +136,8 @@ class Evaluator {
   int64_t end() const { return end_; }
   int64_t interval() const { return interval_; }
   int64_t NumSteps() const;
+  // The time of step k (0 <= k < NumSteps()).
+  int64_t StepTime(int64_t k) const;
 
   // Evaluates `exprs` (nullptr and string expressions are skipped, their
   // vectors stay empty), then calls fn once per step with each argument's
@@ -149,6 +156,10 @@ class Evaluator {
   EMatrix EvalUnary(const UnaryExpr& u);
   // The time a selector or subquery with modifier `at` reads at step ts.
   int64_t AtTime(const AtModifier& at, int64_t ts) const;
+  // AtTime minus the offset.
+  int64_t RefTime(const AtModifier& at, int64_t offset_ms, int64_t ts) const {
+    return SubTime(AtTime(at, ts), offset_ms);
+  }
   // Raw series for a selector over [min_ms, max_ms], counted as held samples.
   std::vector<ESeries> Select(const VectorSelector& vs, int64_t min_ms, int64_t max_ms);
 
@@ -171,5 +182,8 @@ class Evaluator {
 
 // Go's %v spelling of a float, as Prometheus formats numbers in messages.
 std::string GoFloat(double v);
+
+// Prometheus' model.LabelName.IsValid: [a-zA-Z_][a-zA-Z0-9_]*.
+bool IsValidLabelName(std::string_view name);
 
 }  // namespace promql::internal

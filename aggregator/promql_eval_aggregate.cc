@@ -14,17 +14,6 @@ namespace promql::internal {
 
 namespace {
 
-bool IsValidLabelName(std::string_view name) {
-  if (name.empty()) return false;
-  for (size_t i = 0; i < name.size(); ++i) {
-    const char c = name[i];
-    const bool ok = c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                    (i > 0 && c >= '0' && c <= '9');
-    if (!ok) return false;
-  }
-  return true;
-}
-
 // The grouping key of a label set: the by(...) labels, or all labels but the
 // without(...) ones and __name__.
 std::string GroupingKey(const core::Labels& labels, std::span<const std::string> grouping,
@@ -137,33 +126,42 @@ EMatrix Evaluator::EvalAggregate(const AggregateExpr& a) {
     }
   }
 
-  // Grouping keys per input series, computed once.
-  std::vector<std::string> keys;
-  auto prep = [&](size_t arg, const EMatrix& m) {
-    if (arg != 1 || op == AggregateOp::kCountValues) return;
-    keys.reserve(m.size());
-    for (const ESeries& s : m) keys.push_back(GroupingKey(s.labels->labels, grouping, a.without));
-  };
-  // Output labels per group key, cached across steps.
-  std::unordered_map<std::string, LabelsRef> group_labels;
-  auto labels_for = [&](const std::string& key, const core::Labels& metric) -> const LabelsRef& {
-    auto [it, inserted] = group_labels.try_emplace(key);
+  // Group keys are numbered: per input series once (count_values, whose
+  // groups depend on the values, per sample), with their output labels.
+  std::unordered_map<std::string, size_t> group_ids;
+  std::vector<LabelsRef> group_labels;
+  auto group_of = [&](std::string key, const core::Labels& metric) {
+    auto [it, inserted] = group_ids.try_emplace(std::move(key), group_labels.size());
     if (inserted) {
       if (a.without) {
         LabelsBuilder b(metric);
         for (const std::string& g : grouping) b.Del(g);
         b.Del("__name__");
-        it->second = MakeLabels(b.Build());
+        group_labels.push_back(MakeLabels(b.Build()));
       } else if (!grouping.empty()) {
         LabelsBuilder b(metric);
         b.Keep(grouping);
-        it->second = MakeLabels(b.Build());
+        group_labels.push_back(MakeLabels(b.Build()));
       } else {
-        it->second = EmptyLabels();
+        group_labels.push_back(EmptyLabels());
       }
     }
     return it->second;
   };
+  std::vector<size_t> series_group;
+  auto prep = [&](size_t arg, const EMatrix& m) {
+    if (arg != 1 || op == AggregateOp::kCountValues) return;
+    series_group.reserve(m.size());
+    for (const ESeries& s : m) {
+      series_group.push_back(
+          group_of(GroupingKey(s.labels->labels, grouping, a.without), s.labels->labels));
+    }
+  };
+  // Per step: the slot in `groups` of each group id, valid when stamped with the step.
+  std::vector<uint64_t> slot_stamp;
+  std::vector<size_t> slot;
+  uint64_t epoch = 0;
+  std::vector<Group> groups;
 
   const Expr* exprs[] = {param_expr, a.expr.get()};
   return RangeEval(exprs, prep, [&](const std::vector<EVector>& args, int64_t, EVector* out) {
@@ -179,23 +177,28 @@ EMatrix Evaluator::EvalAggregate(const AggregateExpr& a) {
       k = static_cast<int64_t>(param);
       if (k < 1) return;
     }
-    std::unordered_map<std::string, size_t> index;
-    std::vector<Group> groups;
+    ++epoch;
+    groups.clear();
     for (const ESample& s : vec) {
       LabelsRef metric = s.labels;
-      std::string key;
+      size_t gid;
       if (op == AggregateOp::kCountValues) {
         LabelsBuilder b(metric->labels);
         b.Set(value_label, FormatFloatF(s.v));
         metric = MakeLabels(b.Build());
-        key = GroupingKey(metric->labels, grouping, a.without);
+        gid = group_of(GroupingKey(metric->labels, grouping, a.without), metric->labels);
       } else {
-        key = keys[static_cast<size_t>(s.series)];
+        gid = series_group[static_cast<size_t>(s.series)];
       }
-      auto [it, inserted] = index.try_emplace(key, groups.size());
-      if (inserted) {
+      if (slot.size() < group_labels.size()) {
+        slot.resize(group_labels.size());
+        slot_stamp.resize(group_labels.size(), 0);
+      }
+      if (slot_stamp[gid] != epoch) {  // the group's first sample in this step
+        slot_stamp[gid] = epoch;
+        slot[gid] = groups.size();
         Group g;
-        g.labels = labels_for(key, metric->labels);
+        g.labels = group_labels[gid];
         g.value = s.v;
         g.mean = s.v;
         g.count = 1;
@@ -221,7 +224,7 @@ EMatrix Evaluator::EvalAggregate(const AggregateExpr& a) {
         groups.push_back(std::move(g));
         continue;
       }
-      Group& g = groups[it->second];
+      Group& g = groups[slot[gid]];
       switch (op) {
         case AggregateOp::kSum:
           g.value += s.v;

@@ -131,17 +131,28 @@ core::Labels MatchedLabels(const core::Labels& labels, const VectorMatching& m) 
   return b.Build();
 }
 
+// Evaluates one vector/vector operation step by step. Each input series'
+// matching signature is computed once and numbered; a step then works on
+// arrays indexed by those numbers, stamped with the step so that nothing needs
+// clearing.
 class BinaryEvaluator {
  public:
   BinaryEvaluator(const BinaryExpr& b) : b_(b), m_(*b.matching) {}
 
   void Prep(size_t arg, const EMatrix& mat) {
-    auto& sigs = sigs_[arg];
-    sigs.reserve(mat.size());
-    for (const ESeries& s : mat) sigs.push_back(Signature(s.labels->labels, m_));
+    auto& ids = ids_[arg];
+    ids.reserve(mat.size());
+    for (const ESeries& s : mat) {
+      auto [it, inserted] = sig_ids_.try_emplace(Signature(s.labels->labels, m_), sig_ids_.size());
+      ids.push_back(it->second);
+    }
+    stamp_.resize(sig_ids_.size(), 0);
+    matched_stamp_.resize(sig_ids_.size(), 0);
+    right_.resize(sig_ids_.size(), nullptr);
   }
 
   void Step(const std::vector<EVector>& args, EVector* out) {
+    ++epoch_;
     const EVector& lhs = args[0];
     const EVector& rhs = args[1];
     switch (b_.op) {
@@ -160,16 +171,19 @@ class BinaryEvaluator {
   }
 
  private:
-  const std::string& Sig(size_t arg, const ESample& s) const {
-    return sigs_[arg][static_cast<size_t>(s.series)];
+  size_t Id(size_t arg, const ESample& s) const {
+    return ids_[arg][static_cast<size_t>(s.series)];
   }
+  void Mark(size_t arg, const EVector& v) {
+    for (const ESample& s : v) stamp_[Id(arg, s)] = epoch_;
+  }
+  bool Marked(size_t arg, const ESample& s) const { return stamp_[Id(arg, s)] == epoch_; }
 
   void And(const EVector& lhs, const EVector& rhs, EVector* out) {
     if (lhs.empty() || rhs.empty()) return;
-    std::unordered_set<std::string_view> right;
-    for (const ESample& s : rhs) right.insert(Sig(1, s));
+    Mark(1, rhs);
     for (const ESample& s : lhs) {
-      if (right.contains(Sig(0, s))) out->push_back(s);
+      if (Marked(0, s)) out->push_back(s);
     }
   }
 
@@ -179,13 +193,10 @@ class BinaryEvaluator {
       out->insert(out->end(), rhs.begin(), rhs.end());
       return;
     }
-    std::unordered_set<std::string_view> left;
-    for (const ESample& s : lhs) {
-      left.insert(Sig(0, s));
-      out->push_back(s);
-    }
+    Mark(0, lhs);
+    out->insert(out->end(), lhs.begin(), lhs.end());
     for (const ESample& s : rhs) {
-      if (!left.contains(Sig(1, s))) out->push_back(s);
+      if (!Marked(1, s)) out->push_back(s);
     }
   }
 
@@ -194,10 +205,9 @@ class BinaryEvaluator {
       out->insert(out->end(), lhs.begin(), lhs.end());
       return;
     }
-    std::unordered_set<std::string_view> right;
-    for (const ESample& s : rhs) right.insert(Sig(1, s));
+    Mark(1, rhs);
     for (const ESample& s : lhs) {
-      if (!right.contains(Sig(0, s))) out->push_back(s);
+      if (!Marked(0, s)) out->push_back(s);
     }
   }
 
@@ -210,28 +220,26 @@ class BinaryEvaluator {
     const size_t larg = swap ? 1 : 0;
     const size_t rarg = swap ? 0 : 1;
 
-    std::unordered_map<std::string_view, const ESample*> right;
-    right.reserve(rhs.size());
     for (const ESample& rs : rhs) {
-      auto [it, inserted] = right.try_emplace(Sig(rarg, rs), &rs);
-      if (!inserted) {
+      const size_t id = Id(rarg, rs);
+      if (stamp_[id] == epoch_) {
         const char* one_side = swap ? "left" : "right";
         ThrowExecution("found duplicate series for the match group " +
                        LabelsString(MatchedLabels(rs.labels->labels, m_)) + " on the " + one_side +
                        " hand-side of the operation: [" + LabelsString(rs.labels->labels) + ", " +
-                       LabelsString(it->second->labels->labels) +
+                       LabelsString(right_[id]->labels->labels) +
                        "];many-to-many matching not allowed: matching labels must be unique on one "
                        "side");
       }
+      stamp_[id] = epoch_;
+      right_[id] = &rs;
     }
-    // One-to-one: which signatures matched; many-to-one: the result label
-    // sets per signature (they must be unique).
-    std::unordered_map<std::string_view, LabelsRefSet> matched;
+    // Many-to-one: the result label sets per signature, which must be unique.
+    grouped_.clear();
     for (const ESample& ls : lhs) {
-      const std::string& sig = Sig(larg, ls);
-      auto found = right.find(sig);
-      if (found == right.end()) continue;
-      const ESample& rs = *found->second;
+      const size_t id = Id(larg, ls);
+      if (stamp_[id] != epoch_) continue;
+      const ESample& rs = *right_[id];
       double vl = ls.v, vr = rs.v;
       if (swap) std::swap(vl, vr);
       bool keep = true;
@@ -243,14 +251,14 @@ class BinaryEvaluator {
       }
       LabelsRef metric = ResultMetric(ls.labels, rs.labels);
       if (b_.return_bool) metric = names_.Get(metric);
-      auto [mit, first_match] = matched.try_emplace(sig);
       if (m_.card == Cardinality::kOneToOne) {
-        if (!first_match) {
+        if (matched_stamp_[id] == epoch_) {
           ThrowExecution(
               "multiple matches for labels: many-to-one matching must be explicit "
               "(group_left/group_right)");
         }
-      } else if (!mit->second.insert(metric).second) {
+        matched_stamp_[id] = epoch_;
+      } else if (!grouped_[id].insert(metric).second) {
         ThrowExecution("multiple matches for labels: grouping labels must ensure unique matches");
       }
       out->push_back(ESample{std::move(metric), value, 0, -1});
@@ -293,7 +301,13 @@ class BinaryEvaluator {
 
   const BinaryExpr& b_;
   const VectorMatching& m_;
-  std::vector<std::string> sigs_[2];
+  std::unordered_map<std::string, size_t> sig_ids_;  // signature -> number
+  std::vector<size_t> ids_[2];                        // per input series of each side
+  uint64_t epoch_ = 0;                                // the current step
+  std::vector<uint64_t> stamp_;                       // per signature: marked at this epoch
+  std::vector<uint64_t> matched_stamp_;               // per signature: matched at this epoch
+  std::vector<const ESample*> right_;                 // per signature: the "one" side sample
+  std::unordered_map<size_t, LabelsRefSet> grouped_;
   DropNameCache names_;
   std::unordered_map<std::pair<const LabelSet*, const LabelSet*>, LabelsRef, PairHash>
       result_metric_;

@@ -27,17 +27,6 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-bool IsValidLabelName(std::string_view name) {
-  if (name.empty()) return false;
-  for (size_t i = 0; i < name.size(); ++i) {
-    const char c = name[i];
-    const bool ok = c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                    (i > 0 && c >= '0' && c <= '9');
-    if (!ok) return false;
-  }
-  return true;
-}
-
 const std::string& StringArg(const Call& c, size_t i) {
   const Expr& e = Unparen(*c.args[i]);
   if (e.kind != ExprKind::kStringLiteral) ThrowExecution("expected a string argument");
@@ -100,6 +89,11 @@ struct RangeCtx {
   const std::vector<double>* params = nullptr;  // scalar arguments at this step, by position
 };
 
+// (a - b) milliseconds in seconds, without integer overflow.
+double Seconds(int64_t a, int64_t b) {
+  return (static_cast<double>(a) - static_cast<double>(b)) / 1000;
+}
+
 // rate(), increase() and delta(): the change over the window, corrected for
 // counter resets and extrapolated towards the window's ends.
 bool ExtrapolatedRate(std::span<const Sample> s, const RangeCtx& c, bool is_counter, bool is_rate,
@@ -113,9 +107,9 @@ bool ExtrapolatedRate(std::span<const Sample> s, const RangeCtx& c, bool is_coun
       prev = s[i].v;
     }
   }
-  double to_start = static_cast<double>(s.front().t_ms - c.range_start) / 1000;
-  const double to_end = static_cast<double>(c.range_end - s.back().t_ms) / 1000;
-  const double sampled = static_cast<double>(s.back().t_ms - s.front().t_ms) / 1000;
+  double to_start = Seconds(s.front().t_ms, c.range_start);
+  const double to_end = Seconds(c.range_end, s.back().t_ms);
+  const double sampled = Seconds(s.back().t_ms, s.front().t_ms);
   const double avg_step = sampled / static_cast<double>(s.size() - 1);
   if (is_counter && result > 0 && s.front().v >= 0) {
     // A counter cannot go below zero: do not extrapolate past that point.
@@ -138,9 +132,8 @@ bool InstantValue(std::span<const Sample> s, bool is_rate, double* out) {
   const Sample& last = s[s.size() - 1];
   const Sample& prev = s[s.size() - 2];
   double result = is_rate && last.v < prev.v ? last.v : last.v - prev.v;
-  const int64_t interval = last.t_ms - prev.t_ms;
-  if (interval == 0) return false;
-  if (is_rate) result /= static_cast<double>(interval) / 1000;
+  if (last.t_ms == prev.t_ms) return false;
+  if (is_rate) result /= Seconds(last.t_ms, prev.t_ms);
   *out = result;
   return true;
 }
@@ -154,7 +147,7 @@ void LinearRegression(std::span<const Sample> s, int64_t intercept_ms, double* s
   for (size_t i = 0; i < s.size(); ++i) {
     if (const_y && i > 0 && s[i].v != init_y) const_y = false;
     n += 1;
-    const double x = static_cast<double>(s[i].t_ms - intercept_ms) / 1e3;
+    const double x = Seconds(s[i].t_ms, intercept_ms);
     KahanSumInc(x, &sum_x, &cx);
     KahanSumInc(s[i].v, &sum_y, &cy);
     KahanSumInc(x * s[i].v, &sum_xy, &cxy);
@@ -949,21 +942,21 @@ EMatrix Evaluator::EvalCall(const Call& c) {
 
 EMatrix Evaluator::EvalTimestampOfSelector(const VectorSelector& vs) {
   const int64_t lookback = state_->options->lookback_ms;
-  const int64_t first_ref = AtTime(vs.at, start_) - vs.offset_ms;
-  const int64_t last_ref = AtTime(vs.at, end_) - vs.offset_ms;
-  const std::vector<ESeries> raw = Select(vs, first_ref - lookback, last_ref);
+  const int64_t first_ref = RefTime(vs.at, vs.offset_ms, start_);
+  const int64_t last_ref = RefTime(vs.at, vs.offset_ms, end_);
+  const std::vector<ESeries> raw = Select(vs, SubTime(first_ref, lookback), last_ref);
   const int64_t raw_total = TotalPoints(raw);
   std::vector<size_t> next(raw.size(), 0);
   DropNameCache names;
   EMatrix out = RangeEval({}, nullptr, [&](const std::vector<EVector>&, int64_t ts, EVector* vec) {
-    const int64_t ref = AtTime(vs.at, ts) - vs.offset_ms;
+    const int64_t ref = RefTime(vs.at, vs.offset_ms, ts);
     for (size_t i = 0; i < raw.size(); ++i) {
       const std::vector<Sample>& p = raw[i].points;
       size_t& n = next[i];
       while (n < p.size() && p[n].t_ms <= ref) ++n;
       if (n == 0) continue;
       const Sample& last = p[n - 1];
-      if (last.t_ms < ref - lookback || IsStaleNaN(last.v)) continue;
+      if (last.t_ms < SubTime(ref, lookback) || IsStaleNaN(last.v)) continue;
       vec->push_back(ESample{names.Get(raw[i].labels), static_cast<double>(last.t_ms) / 1000, 0, -1});
     }
   });
@@ -994,8 +987,8 @@ EMatrix Evaluator::EvalRangeFunction(const Call& c, size_t matrix_arg) {
     range_ms = ms.range_ms;
     offset_ms = ms.selector->offset_ms;
     at = ms.selector->at;
-    source = Select(*ms.selector, AtTime(at, start_) - offset_ms - range_ms,
-                    AtTime(at, end_) - offset_ms);
+    source = Select(*ms.selector, SubTime(RefTime(at, offset_ms, start_), range_ms),
+                    RefTime(at, offset_ms, end_));
     for (ESeries& s : source) {
       const size_t before = s.points.size();
       std::erase_if(s.points, [](const Sample& p) { return IsStaleNaN(p.v); });
@@ -1010,16 +1003,17 @@ EMatrix Evaluator::EvalRangeFunction(const Call& c, size_t matrix_arg) {
   }
 
   const bool keep_name = *fn == RangeFn::kLastOverTime;
+  const int64_t steps = NumSteps();
   std::vector<double> params(c.args.size(), kNaN);
   EMatrix out;
   for (const ESeries& s : source) {
     CheckDeadline();
     ESeries series{keep_name ? s.labels : DropMetricName(s.labels), {}};
     size_t lo = 0, hi = 0;  // the window is points[lo, hi)
-    int64_t step = 0;
-    for (int64_t ts = start_; ts <= end_; ts += interval_, ++step) {
-      const int64_t maxt = AtTime(at, ts) - offset_ms;
-      const int64_t mint = maxt - range_ms;
+    for (int64_t step = 0; step < steps; ++step) {
+      const int64_t ts = StepTime(step);
+      const int64_t maxt = RefTime(at, offset_ms, ts);
+      const int64_t mint = SubTime(maxt, range_ms);
       while (hi < s.points.size() && s.points[hi].t_ms <= maxt) ++hi;
       while (lo < hi && s.points[lo].t_ms < mint) ++lo;
       if (lo == hi) continue;
@@ -1047,14 +1041,17 @@ EMatrix Evaluator::EvalRangeFunction(const Call& c, size_t matrix_arg) {
 
   if (*fn == RangeFn::kAbsentOverTime) {
     // One series with a 1 at every step where no input series has a point.
-    std::vector<bool> found(static_cast<size_t>(NumSteps()), false);
+    AddSamples(steps);  // the most it can hold, before allocating
+    std::vector<bool> found(static_cast<size_t>(steps), false);
     for (const ESeries& s : out) {
-      for (const Sample& p : s.points) found[static_cast<size_t>((p.t_ms - start_) / interval_)] = true;
+      for (const Sample& p : s.points) {
+        const uint64_t since = static_cast<uint64_t>(p.t_ms) - static_cast<uint64_t>(start_);
+        found[since / static_cast<uint64_t>(interval_)] = true;
+      }
     }
     ESeries absent{AbsentLabels(arg), {}};
-    int64_t i = 0;
-    for (int64_t ts = start_; ts <= end_; ts += interval_, ++i) {
-      if (!found[static_cast<size_t>(i)]) absent.points.push_back(Sample{ts, 1});
+    for (int64_t k = 0; k < steps; ++k) {
+      if (!found[static_cast<size_t>(k)]) absent.points.push_back(Sample{StepTime(k), 1});
     }
     state_->current_samples = original;
     EMatrix result;

@@ -96,30 +96,23 @@ struct Query {
   ExprPtr tree;
 };
 
-// The eval's own query plus the `@` variants of Prometheus' atModifierTestCases.
+// The eval's own query plus its `@` variants.
 core::Result<std::vector<Query>> Queries(const EvalCommand& eval, bool with_at) {
   std::vector<Query> out;
   auto parsed = ParseExpr(eval.expr);
   if (!parsed) return core::Unexpected(parsed.error());
   out.push_back(Query{eval.expr, eval.at_ms, std::move(*parsed)});
   if (!with_at) return out;
-  auto copy = ParseExpr(eval.expr);
-  if (!copy) return core::Unexpected(copy.error());
-  const int64_t ts = eval.at_ms;
-  bool unsafe = false;
-  AddAtModifier(**copy, ts, false, &unsafe);
-  if (unsafe) return out;
-  const std::string text = Format(**copy);
-  const std::vector<int64_t> times = ts == 0 ? std::vector<int64_t>{-1000, 0, 1000}
-                                             : std::vector<int64_t>{-10 * ts, 0, ts / 5, ts, 10 * ts};
-  for (int64_t t : times) {
+  auto variants = AtModifierVariants(eval.expr, eval.at_ms);
+  if (!variants) return core::Unexpected(variants.error());
+  for (auto& [text, t] : *variants) {
     auto tree = ParseExpr(text);
     if (!tree) {
       return core::Fail(core::ErrorCode::kInternal,
                         "printed query " + QuoteString(text) + " does not parse: " +
                             tree.error().message);
     }
-    out.push_back(Query{text, t, std::move(*tree)});
+    out.push_back(Query{std::move(text), t, std::move(*tree)});
   }
   return out;
 }
@@ -269,6 +262,22 @@ std::vector<TestCaseReport> Load(const LoadCommand& load, MemoryStorage* storage
 }
 
 }  // namespace
+
+core::Result<std::vector<std::pair<std::string, int64_t>>> AtModifierVariants(std::string_view expr,
+                                                                             int64_t t_ms) {
+  auto tree = ParseExpr(expr);
+  if (!tree) return core::Unexpected(tree.error());
+  bool unsafe = false;
+  AddAtModifier(**tree, t_ms, false, &unsafe);
+  std::vector<std::pair<std::string, int64_t>> out;
+  if (unsafe) return out;
+  const std::string text = Format(**tree);
+  const std::vector<int64_t> times =
+      t_ms == 0 ? std::vector<int64_t>{-1000, 0, 1000}
+                : std::vector<int64_t>{-10 * t_ms, 0, t_ms / 5, t_ms, 10 * t_ms};
+  for (int64_t t : times) out.emplace_back(text, t);
+  return out;
+}
 
 EngineOptions TestEngineOptions() {
   EngineOptions o;

@@ -64,6 +64,14 @@ struct TestRunOptions {
 TestFileResult RunTestFile(std::string_view file_name, std::string_view content,
                            const SkipList& skips, const TestRunOptions& options);
 
+// Prometheus' atModifierTestCases: `expr` printed with `@ t_ms` added to every
+// selector and subquery that has none and is not inside a subquery, paired
+// with the evaluation times to run it at. Empty when the expression calls a
+// function whose result depends on the evaluation time itself (time(),
+// timestamp(), predict_linear(), the date functions) outside subqueries.
+core::Result<std::vector<std::pair<std::string, int64_t>>> AtModifierVariants(std::string_view expr,
+                                                                             int64_t t_ms);
+
 // Prometheus' test comparison: NaN equals NaN; otherwise equal, or within a
 // relative error of 1e-6 (absolute near zero).
 bool AlmostEqual(double a, double b);

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "aggregator/promql_parser.h"
 #include "aggregator/promql_test_file.h"
@@ -396,6 +397,30 @@ TEST_F(EngineTest, MemoryLimitFailsTheQueryNotTheProcess) {
   engine_ = Engine(o);
   EXPECT_EQ(ShowInstant("count_over_time(x[10m])", 1000 * 1000), "{a=\"1\"} 600\n{a=\"2\"} 600");
   EXPECT_TRUE(Range("x", 0, 999'000, 1000));
+}
+
+TEST_F(EngineTest, ExtremeTimesAndStepCountsFailCleanly) {
+  Load(kMin, {"x 1x10"});
+  // `@` near the ends of the int64 millisecond range: nothing there, no overflow.
+  for (const char* q : {"x @ 9223372036854775", "x @ -9223372036854775", "x @ 1e17",
+                        "rate(x[5m] @ -9223372036854775)",
+                        "sum_over_time(x[1m:1m] @ 9223372036854775)",
+                        "sum_over_time(x[1m:1m] offset -1w @ 9223372036854775)"}) {
+    SCOPED_TRACE(q);
+    EXPECT_EQ(ShowInstant(q, 0), "");
+  }
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  QueryResult end = Range("vector(1)", kMax - 2000, kMax, 1000);
+  ASSERT_TRUE(end);
+  const Matrix& m = std::get<Matrix>(*end);
+  ASSERT_EQ(m.size(), 1u);
+  ASSERT_EQ(m[0].samples.size(), 3u);
+  EXPECT_EQ(m[0].samples.back().t_ms, kMax);
+  // A subquery with billions of steps runs into the sample limit instead of
+  // allocating them.
+  QueryResult r = Instant("sum_over_time(vector(1)[100000d:1s])", 0);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().type, QueryErrorType::kTooManySamples);
 }
 
 // A Querier whose every Select takes a minute on a fake clock.

@@ -101,32 +101,53 @@ TEST(PromqlTestRunnerTest, CountsPassesFailuresAndSkips) {
   EXPECT_EQ(r.reports[3].message, "out of scope");
 }
 
-TEST(PromqlTestRunnerTest, ChecksAtModifierVariantsAndRangeMode) {
-  // `x offset 1m` evaluated at 0 finds nothing, but at 1s with `@ 1` too. The
-  // @ variants run at -1s, 0 and 1s: the expectation must hold at all of them.
-  const char* file = R"(load 1s
-  x 1 2 3
+TEST(PromqlTestRunnerTest, AtModifierVariantsLikePrometheus) {
+  using Variants = std::vector<std::pair<std::string, int64_t>>;
+  auto v = AtModifierVariants("sum(rate(x[5m])) / y offset 1m", 180'000);
+  ASSERT_TRUE(v);
+  const std::string text = "sum(rate(x[5m] @ 180.000)) / y @ 180.000 offset 1m";
+  EXPECT_EQ(*v, (Variants{{text, -1'800'000}, {text, 0}, {text, 36'000}, {text, 180'000},
+                          {text, 1'800'000}}));
+  // At time 0: -1s, 0 and 1s.
+  v = AtModifierVariants("x", 0);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(*v, (Variants{{"x @ 0.000", -1000}, {"x @ 0.000", 0}, {"x @ 0.000", 1000}}));
+  // Existing @ stays; nothing inside a subquery changes.
+  v = AtModifierVariants("x @ 5 + max_over_time(rate(y[1m])[5m:1m])", 60'000);
+  ASSERT_TRUE(v);
+  ASSERT_EQ(v->size(), 5u);
+  EXPECT_EQ((*v)[0].first, "x @ 5.000 + max_over_time(rate(y[1m])[5m:1m] @ 60.000)");
+  // Time-dependent functions: no variants, unless only inside a subquery.
+  for (const char* q : {"timestamp(x)", "time()", "predict_linear(x[5m], 60)", "hour(x)"}) {
+    SCOPED_TRACE(q);
+    v = AtModifierVariants(q, 60'000);
+    ASSERT_TRUE(v) << v.error().message;
+    EXPECT_TRUE(v->empty());
+  }
+  v = AtModifierVariants("max_over_time(vector(time())[5m:1m])", 60'000);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->size(), 5u);
+  EXPECT_FALSE(AtModifierVariants("x +", 0));
+}
 
-eval instant at 0s x
-  x 1
-)";
-  TestFileResult r = RunTestFile("a.test", file, SkipList{}, TestRunOptions{});
-  EXPECT_EQ(r.passed, 1) << (r.reports.empty() ? "" : r.reports[0].message);
-
-  // timestamp() is time-dependent: no @ variants, so this passes although
-  // `timestamp(x @ 0)` would not change; a plain selector gets them.
-  const char* file2 = R"(load 1m
+TEST(PromqlTestRunnerTest, RunsVariantsAndRangeMode) {
+  // Each case passes only if the instant query, the range query's middle step
+  // and the five `@` variants all give the expectation.
+  const char* file = R"(load 1m
   y 0+1x10
 
 eval instant at 3m y
   y 3
 
+eval instant at 3m rate(y[2m])
+  {} 0.016666666666666666
+
 eval instant at 3m timestamp(y)
   {} 180
 )";
-  r = RunTestFile("b.test", file2, SkipList{}, TestRunOptions{});
-  EXPECT_EQ(r.passed, 2);
-  EXPECT_EQ(r.failed, 0);
+  TestFileResult r = RunTestFile("b.test", file, SkipList{}, TestRunOptions{});
+  EXPECT_EQ(r.passed, 3);
+  EXPECT_EQ(r.failed, 0) << (r.reports.empty() ? "" : r.reports[0].message);
 }
 
 TEST(PromqlTestRunnerTest, UnusedSkipEntriesAndBadFilesFail) {
