@@ -77,8 +77,8 @@ class Engine {
   // is a Matrix sorted by labels (a scalar expression gives one series with no
   // labels). REQUIRES nothing: a string or range-vector expression, step_ms <= 0
   // or end_ms < start_ms fail with kBadData.
-  QueryResult RangeQuery(const Querier& querier, const Expr& expr, int64_t start_ms,
-                         int64_t end_ms, int64_t step_ms) const;
+  QueryResult RangeQuery(const Querier& querier, const Expr& expr, int64_t start_ms, int64_t end_ms,
+                         int64_t step_ms) const;
 
  private:
   EngineOptions options_;

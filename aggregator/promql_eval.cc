@@ -1,11 +1,12 @@
 // The evaluator's core: steps, selectors, subqueries, unary minus and the
 // per-step driver (RangeEval). Operators, aggregations and functions live in
 // promql_eval_binary.cc, promql_eval_aggregate.cc and promql_eval_functions.cc.
+#include "aggregator/promql_eval.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-#include "aggregator/promql_eval.h"
 #include "aggregator/promql_test_file.h"
 #include "aggregator/promql_text.h"
 
@@ -101,7 +102,6 @@ bool IsValidLabelName(std::string_view name) {
   }
   return true;
 }
-
 
 int64_t AddTime(int64_t a, int64_t b) {
   int64_t r;
@@ -200,7 +200,8 @@ EMatrix Evaluator::EvalNumber(double v) {
 
 std::vector<ESeries> Evaluator::Select(const VectorSelector& vs, int64_t min_ms, int64_t max_ms) {
   const int64_t budget = state_->options->max_samples - state_->current_samples;
-  auto selected = state_->querier->Select(vs.matchers, min_ms, max_ms, std::max<int64_t>(budget, 0));
+  auto selected =
+      state_->querier->Select(vs.matchers, min_ms, max_ms, std::max<int64_t>(budget, 0));
   if (!selected) Throw(QueryErrorType::kInternal, selected.error().message);
   std::vector<ESeries> out;
   out.reserve(selected->size());
@@ -259,8 +260,7 @@ EMatrix Evaluator::EvalMatrixSelector(const MatrixSelector& ms) {
 }
 
 EMatrix Evaluator::EvalSubquery(const SubqueryExpr& sq) {
-  const int64_t step =
-      sq.step_ms > 0 ? sq.step_ms : state_->options->default_subquery_step_ms;
+  const int64_t step = sq.step_ms > 0 ? sq.step_ms : state_->options->default_subquery_step_ms;
   const int64_t first = SubTime(RefTime(sq.at, sq.offset_ms, start_), sq.range_ms);
   const int64_t last = RefTime(sq.at, sq.offset_ms, end_);
   // The first multiple of the step at or after `first` (Go's truncating division).

@@ -115,8 +115,8 @@ struct QueryState {
   const EngineOptions* options = nullptr;
   const core::Clock* clock = nullptr;
   int64_t deadline_ns = 0;
-  int64_t query_start_ms = 0;  // for `@ start()`
-  int64_t query_end_ms = 0;    // for `@ end()`
+  int64_t query_start_ms = 0;   // for `@ start()`
+  int64_t query_end_ms = 0;     // for `@ end()`
   int64_t current_samples = 0;  // samples held now (the memory limit)
 };
 

@@ -171,9 +171,7 @@ class BinaryEvaluator {
   }
 
  private:
-  size_t Id(size_t arg, const ESample& s) const {
-    return ids_[arg][static_cast<size_t>(s.series)];
-  }
+  size_t Id(size_t arg, const ESample& s) const { return ids_[arg][static_cast<size_t>(s.series)]; }
   void Mark(size_t arg, const EVector& v) {
     for (const ESample& s : v) stamp_[Id(arg, s)] = epoch_;
   }
@@ -302,11 +300,11 @@ class BinaryEvaluator {
   const BinaryExpr& b_;
   const VectorMatching& m_;
   std::unordered_map<std::string, size_t> sig_ids_;  // signature -> number
-  std::vector<size_t> ids_[2];                        // per input series of each side
-  uint64_t epoch_ = 0;                                // the current step
-  std::vector<uint64_t> stamp_;                       // per signature: marked at this epoch
-  std::vector<uint64_t> matched_stamp_;               // per signature: matched at this epoch
-  std::vector<const ESample*> right_;                 // per signature: the "one" side sample
+  std::vector<size_t> ids_[2];                       // per input series of each side
+  uint64_t epoch_ = 0;                               // the current step
+  std::vector<uint64_t> stamp_;                      // per signature: marked at this epoch
+  std::vector<uint64_t> matched_stamp_;              // per signature: matched at this epoch
+  std::vector<const ESample*> right_;                // per signature: the "one" side sample
   std::unordered_map<size_t, LabelsRefSet> grouped_;
   DropNameCache names_;
   std::unordered_map<std::pair<const LabelSet*, const LabelSet*>, LabelsRef, PairHash>

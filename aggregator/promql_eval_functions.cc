@@ -46,10 +46,27 @@ std::string GoFixed6(double v) {
 // Range-vector functions.
 
 enum class RangeFn {
-  kRate, kIncrease, kDelta, kIrate, kIdelta, kDeriv, kPredictLinear, kHoltWinters,
-  kChanges, kResets, kAvgOverTime, kMinOverTime, kMaxOverTime, kSumOverTime,
-  kCountOverTime, kQuantileOverTime, kStddevOverTime, kStdvarOverTime, kLastOverTime,
-  kPresentOverTime, kAbsentOverTime,
+  kRate,
+  kIncrease,
+  kDelta,
+  kIrate,
+  kIdelta,
+  kDeriv,
+  kPredictLinear,
+  kHoltWinters,
+  kChanges,
+  kResets,
+  kAvgOverTime,
+  kMinOverTime,
+  kMaxOverTime,
+  kSumOverTime,
+  kCountOverTime,
+  kQuantileOverTime,
+  kStddevOverTime,
+  kStdvarOverTime,
+  kLastOverTime,
+  kPresentOverTime,
+  kAbsentOverTime,
 };
 
 std::optional<RangeFn> FindRangeFn(std::string_view name) {
@@ -371,7 +388,8 @@ CivilTime ToCivil(int64_t unix_seconds) {
   constexpr uint64_t kDaysPer100Years = 365 * 100 + 24;
   constexpr uint64_t kDaysPer4Years = 365 * 4 + 1;
   constexpr int64_t kAbsoluteZeroYear = -292277022399;
-  constexpr uint64_t kUnixToAbsolute = 9223372028715321600ull;  // unixToInternal + internalToAbsolute
+  // Go's unixToInternal + internalToAbsolute.
+  constexpr uint64_t kUnixToAbsolute = 9223372028715321600ull;
   const uint64_t abs = static_cast<uint64_t>(unix_seconds) + kUnixToAbsolute;
   CivilTime ct{};
   ct.hour = static_cast<int>(abs % kSecondsPerDay / 3600);
@@ -404,8 +422,7 @@ CivilTime ToCivil(int64_t unix_seconds) {
     }
     if (day > 31 + 29 - 1) --day;
   }
-  static constexpr int kDaysBefore[] = {0,   31,  59,  90,  120, 151, 181,
-                                        212, 243, 273, 304, 334, 365};
+  static constexpr int kDaysBefore[] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365};
   int month = day / 31;
   const int end = kDaysBefore[month + 1];
   int begin;
@@ -445,9 +462,7 @@ bool GoParseFloat(const std::string& s, double* out) {
   // Decimal or hexadecimal (which needs a 'p' exponent) mantissa; no underscores.
   const bool hex = rest.size() > 1 && rest[0] == '0' && rest[1] == 'x';
   size_t j = hex ? 2 : 0;
-  auto is_digit = [&](char c) {
-    return (c >= '0' && c <= '9') || (hex && c >= 'a' && c <= 'f');
-  };
+  auto is_digit = [&](char c) { return (c >= '0' && c <= '9') || (hex && c >= 'a' && c <= 'f'); };
   bool digits = false;
   auto skip_digits = [&] {
     while (j < rest.size() && is_digit(rest[j])) {
@@ -557,11 +572,53 @@ std::string ExpandTemplate(const RE2& re, std::string_view tmpl,
 // Instant-vector and scalar functions.
 
 enum class VecFn {
-  kAbs, kCeil, kFloor, kExp, kSqrt, kLn, kLog2, kLog10, kSin, kCos, kTan, kAsin, kAcos,
-  kAtan, kSinh, kCosh, kTanh, kAsinh, kAcosh, kAtanh, kDeg, kRad, kSgn, kRound, kClamp,
-  kClampMin, kClampMax, kTimestamp, kVector, kScalar, kTime, kPi, kYear, kMonth,
-  kDayOfMonth, kDayOfWeek, kDayOfYear, kDaysInMonth, kHour, kMinute, kLabelReplace,
-  kLabelJoin, kSort, kSortDesc, kAbsent, kHistogramQuantile, kHistogramNative,
+  kAbs,
+  kCeil,
+  kFloor,
+  kExp,
+  kSqrt,
+  kLn,
+  kLog2,
+  kLog10,
+  kSin,
+  kCos,
+  kTan,
+  kAsin,
+  kAcos,
+  kAtan,
+  kSinh,
+  kCosh,
+  kTanh,
+  kAsinh,
+  kAcosh,
+  kAtanh,
+  kDeg,
+  kRad,
+  kSgn,
+  kRound,
+  kClamp,
+  kClampMin,
+  kClampMax,
+  kTimestamp,
+  kVector,
+  kScalar,
+  kTime,
+  kPi,
+  kYear,
+  kMonth,
+  kDayOfMonth,
+  kDayOfWeek,
+  kDayOfYear,
+  kDaysInMonth,
+  kHour,
+  kMinute,
+  kLabelReplace,
+  kLabelJoin,
+  kSort,
+  kSortDesc,
+  kAbsent,
+  kHistogramQuantile,
+  kHistogramNative,
 };
 
 std::optional<VecFn> FindVecFn(std::string_view name) {
@@ -957,7 +1014,8 @@ EMatrix Evaluator::EvalTimestampOfSelector(const VectorSelector& vs) {
       if (n == 0) continue;
       const Sample& last = p[n - 1];
       if (last.t_ms < SubTime(ref, lookback) || IsStaleNaN(last.v)) continue;
-      vec->push_back(ESample{names.Get(raw[i].labels), static_cast<double>(last.t_ms) / 1000, 0, -1});
+      vec->push_back(
+          ESample{names.Get(raw[i].labels), static_cast<double>(last.t_ms) / 1000, 0, -1});
     }
   });
   Release(raw_total);

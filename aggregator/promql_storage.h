@@ -60,9 +60,10 @@ class Querier {
 
   // Sorted, unique non-empty values of label `name` over the series Select
   // would return.
-  virtual core::Result<std::vector<std::string>> LabelValues(
-      std::string_view name, std::span<const LabelMatcher> matchers, int64_t min_ms,
-      int64_t max_ms) const = 0;
+  virtual core::Result<std::vector<std::string>> LabelValues(std::string_view name,
+                                                             std::span<const LabelMatcher> matchers,
+                                                             int64_t min_ms,
+                                                             int64_t max_ms) const = 0;
 };
 
 // Series held in memory, for the conformance runner and tests.

@@ -31,8 +31,8 @@ std::string_view Trim(std::string_view s) {
 // adding `@` changes their meaning (Prometheus' AtModifierUnsafeFunctions).
 bool IsAtModifierUnsafe(std::string_view fn) {
   static constexpr std::string_view kUnsafe[] = {
-      "days_in_month", "day_of_month", "day_of_week", "day_of_year", "hour",     "minute",
-      "month",         "year",         "predict_linear", "time",     "timestamp",
+      "days_in_month", "day_of_month", "day_of_week",    "day_of_year", "hour",      "minute",
+      "month",         "year",         "predict_linear", "time",        "timestamp",
   };
   for (std::string_view u : kUnsafe) {
     if (u == fn) return true;
@@ -108,9 +108,8 @@ core::Result<std::vector<Query>> Queries(const EvalCommand& eval, bool with_at) 
   for (auto& [text, t] : *variants) {
     auto tree = ParseExpr(text);
     if (!tree) {
-      return core::Fail(core::ErrorCode::kInternal,
-                        "printed query " + QuoteString(text) + " does not parse: " +
-                            tree.error().message);
+      return core::Fail(core::ErrorCode::kInternal, "printed query " + QuoteString(text) +
+                                                        " does not parse: " + tree.error().message);
     }
     out.push_back(Query{std::move(text), t, std::move(*tree)});
   }
@@ -172,8 +171,8 @@ std::optional<std::string> Compare(const EvalCommand& eval, const Value& result)
              " but was at " + std::to_string(pos + 1);
     }
     if (!AlmostEqual(match->sample->value, s.v)) {
-      return "expected " + FormatNumber(match->sample->value) + " for " +
-             LabelsString(s.labels) + " but got " + FormatNumber(s.v);
+      return "expected " + FormatNumber(match->sample->value) + " for " + LabelsString(s.labels) +
+             " but got " + FormatNumber(s.v);
     }
     match->seen = true;
   }
@@ -264,7 +263,7 @@ std::vector<TestCaseReport> Load(const LoadCommand& load, MemoryStorage* storage
 }  // namespace
 
 core::Result<std::vector<std::pair<std::string, int64_t>>> AtModifierVariants(std::string_view expr,
-                                                                             int64_t t_ms) {
+                                                                              int64_t t_ms) {
   auto tree = ParseExpr(expr);
   if (!tree) return core::Unexpected(tree.error());
   bool unsafe = false;
@@ -396,8 +395,9 @@ TestFileResult RunTestFile(std::string_view file_name, std::string_view content,
     result.reports.push_back(
         TestCaseReport{line, false, "SKIPS entry does not name an eval line: " + reason});
   }
-  std::stable_sort(result.reports.begin(), result.reports.end(),
-                   [](const TestCaseReport& a, const TestCaseReport& b) { return a.line < b.line; });
+  std::stable_sort(
+      result.reports.begin(), result.reports.end(),
+      [](const TestCaseReport& a, const TestCaseReport& b) { return a.line < b.line; });
   return result;
 }
 

@@ -55,8 +55,8 @@ EngineOptions TestEngineOptions();
 
 struct TestRunOptions {
   EngineOptions engine = TestEngineOptions();
-  bool check_range_mode = true;    // also evaluate as a range query
-  bool check_at_modifier = true;   // also evaluate the `@` variants
+  bool check_range_mode = true;   // also evaluate as a range query
+  bool check_at_modifier = true;  // also evaluate the `@` variants
 };
 
 // Runs one file. `file_name` selects this file's SkipList entries. A file that
@@ -70,7 +70,7 @@ TestFileResult RunTestFile(std::string_view file_name, std::string_view content,
 // function whose result depends on the evaluation time itself (time(),
 // timestamp(), predict_linear(), the date functions) outside subqueries.
 core::Result<std::vector<std::pair<std::string, int64_t>>> AtModifierVariants(std::string_view expr,
-                                                                             int64_t t_ms);
+                                                                              int64_t t_ms);
 
 // Prometheus' test comparison: NaN equals NaN; otherwise equal, or within a
 // relative error of 1e-6 (absolute near zero).

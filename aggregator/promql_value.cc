@@ -39,8 +39,8 @@ std::string ToString(const Value& v) {
     out = "string: " + QuoteString(str->value) + " @[" + std::to_string(str->t_ms) + "]";
   } else if (const auto* vec = std::get_if<Vector>(&v)) {
     for (const VectorSample& s : *vec) {
-      out += LabelsString(s.labels) + " => " + FormatNumber(s.v) + " @[" +
-             std::to_string(s.t_ms) + "]\n";
+      out += LabelsString(s.labels) + " => " + FormatNumber(s.v) + " @[" + std::to_string(s.t_ms) +
+             "]\n";
     }
   } else {
     for (const Series& s : std::get<Matrix>(v)) {

@@ -55,8 +55,8 @@ int RunPromqlTest(const std::vector<std::string>& files, bool verbose, std::ostr
       any_failed = true;
       continue;
     }
-    const promql::TestFileResult r = promql::RunTestFile(path.filename().string(), *content,
-                                                         skips_by_dir[dir], options);
+    const promql::TestFileResult r =
+        promql::RunTestFile(path.filename().string(), *content, skips_by_dir[dir], options);
     out << file << ": " << r.passed << " passed, " << r.failed << " failed, " << r.skipped
         << " skipped\n";
     if (r.failed > 0) any_failed = true;

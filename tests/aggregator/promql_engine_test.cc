@@ -26,7 +26,8 @@ std::string Show(const Value& v, bool ordered = false) {
   if (const auto* s = std::get_if<Scalar>(&v)) return "scalar " + FormatNumber(s->v);
   if (const auto* str = std::get_if<String>(&v)) return "string " + str->value;
   if (const auto* vec = std::get_if<Vector>(&v)) {
-    for (const VectorSample& s : *vec) lines.push_back(LabelsString(s.labels) + " " + FormatNumber(s.v));
+    for (const VectorSample& s : *vec)
+      lines.push_back(LabelsString(s.labels) + " " + FormatNumber(s.v));
   } else {
     for (const Series& s : std::get<Matrix>(v)) {
       std::string line = LabelsString(s.labels);
@@ -53,8 +54,8 @@ class EngineTest : public ::testing::Test {
       ASSERT_TRUE(s) << line << ": " << s.error().message;
       for (size_t i = 0; i < s->values.size(); ++i) {
         if (s->values[i].omitted) continue;
-        ASSERT_TRUE(storage_.Append(s->labels, static_cast<int64_t>(i) * interval_ms,
-                                    s->values[i].value));
+        ASSERT_TRUE(
+            storage_.Append(s->labels, static_cast<int64_t>(i) * interval_ms, s->values[i].value));
       }
     }
   }
@@ -122,8 +123,7 @@ TEST_F(EngineTest, StalenessMarkersEndASeriesAtOnce) {
             "{__name__=\"z\", a=\"2\"} 5@0 5@60 5@120 5@180 5@240 5@300 5@360");
   // Range selectors skip the markers; they never reach a result.
   EXPECT_EQ(ShowInstant("count_over_time(z{a=\"1\"}[10m])", 10 * kMin), "{a=\"1\"} 3");
-  EXPECT_EQ(ShowInstant("z{a=\"1\"}[5m]", 4 * kMin),
-            "{__name__=\"z\", a=\"1\"} 1@0 3@120 4@180");
+  EXPECT_EQ(ShowInstant("z{a=\"1\"}[5m]", 4 * kMin), "{__name__=\"z\", a=\"1\"} 1@0 3@120 4@180");
   EXPECT_EQ(ShowInstant("last_over_time(z{a=\"1\"}[1m])", 5 * kMin), "");
 }
 
@@ -191,7 +191,8 @@ TEST_F(EngineTest, RangeQueryRejectsBadRequests) {
     std::string message;
   } cases[] = {
       {"x[5m]", kMin, kMin,
-       "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector"},
+       "invalid expression type \"range vector\" for range query, must be Scalar or instant "
+       "Vector"},
       {"\"s\"", kMin, kMin,
        "invalid expression type \"string\" for range query, must be Scalar or instant Vector"},
       {"x", 0, kMin,
@@ -225,7 +226,8 @@ TEST_F(EngineTest, ExecutionErrorsCarryPrometheusMessages) {
        "operation: [{__name__=\"c\", i=\"1\", job=\"a\"}, {__name__=\"c\", i=\"0\", job=\"a\"}];"
        "many-to-many matching not allowed: matching labels must be unique on one side"},
       {"c + on (job) one",
-       "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)"},
+       "multiple matches for labels: many-to-one matching must be explicit "
+       "(group_left/group_right)"},
       {"c - on (job) group_left (i) one",
        "multiple matches for labels: grouping labels must ensure unique matches"},
       {"-{job=\"a\"}", "vector cannot contain metrics with the same labelset"},
@@ -238,7 +240,8 @@ TEST_F(EngineTest, ExecutionErrorsCarryPrometheusMessages) {
        "invalid regular expression in label_replace(): ["},
       {"label_join(c, \"x\", \"-\", \"1a\")", "invalid source label name in label_join(): 1a"},
       {"label_join(c, \"x-\", \"-\", \"a\")", "invalid destination label name in label_join(): x-"},
-      {"holt_winters(c[10m], 1, 0.5)", "invalid smoothing factor. Expected: 0 < sf < 1, got: 1.000000"},
+      {"holt_winters(c[10m], 1, 0.5)",
+       "invalid smoothing factor. Expected: 0 < sf < 1, got: 1.000000"},
       {"holt_winters(c[10m], 0.5, 0)", "invalid trend factor. Expected: 0 < tf < 1, got: 0.000000"},
       {"topk(1e300, c)", "Scalar value 1e+300 overflows int64"},
       {"count_values(\"1a\", c)", "invalid label name \"1a\""},
@@ -262,12 +265,14 @@ TEST_F(EngineTest, OperatorsAndMatching) {
       {"a / on (job) group_left b", "{i=\"0\", job=\"x\"} 2.5\n{i=\"1\", job=\"x\"} 5"},
       {"b * on (job) group_right a", "{i=\"0\", job=\"x\"} 40\n{i=\"1\", job=\"x\"} 80"},
       // Comparisons keep the left sample (and its name) unless `bool`.
-      {"a > on (job) group_left b", "{__name__=\"a\", i=\"0\", job=\"x\"} 10\n"
-                                    "{__name__=\"a\", i=\"1\", job=\"x\"} 20"},
+      {"a > on (job) group_left b",
+       "{__name__=\"a\", i=\"0\", job=\"x\"} 10\n"
+       "{__name__=\"a\", i=\"1\", job=\"x\"} 20"},
       {"a > bool 15", "{i=\"0\", job=\"x\"} 0\n{i=\"1\", job=\"x\"} 1"},
       {"15 < a", "{__name__=\"a\", i=\"1\", job=\"x\"} 20"},
-      {"a atan2 a", "{__name__=\"a\", i=\"0\", job=\"x\"} 0.7853981633974483\n"
-                    "{__name__=\"a\", i=\"1\", job=\"x\"} 0.7853981633974483"},
+      {"a atan2 a",
+       "{__name__=\"a\", i=\"0\", job=\"x\"} 0.7853981633974483\n"
+       "{__name__=\"a\", i=\"1\", job=\"x\"} 0.7853981633974483"},
       {"a unless on (job) b", ""},
       {"b unless on (job) a", "{__name__=\"b\", job=\"y\"} 5"},
       {"a and on (job) b{job=\"y\"}", ""},
@@ -314,8 +319,7 @@ TEST_F(EngineTest, Aggregations) {
        "{__name__=\"v\", i=\"1\", job=\"a\"} 3",
        true},
       {"bottomk(2, v{job=\"b\"})",
-       "{__name__=\"v\", i=\"2\", job=\"b\"} 2\n{__name__=\"v\", i=\"1\", job=\"b\"} 1e+20",
-       true},
+       "{__name__=\"v\", i=\"2\", job=\"b\"} 2\n{__name__=\"v\", i=\"1\", job=\"b\"} 1e+20", true},
       {"topk(0, v)", ""},
       {"sum by (__name__) (v)", "{__name__=\"v\"} NaN"},
   };
@@ -328,10 +332,11 @@ TEST_F(EngineTest, Aggregations) {
 }
 
 TEST_F(EngineTest, Functions) {
-  Load(5 * kMin, {"h_bucket{job=\"a\", le=\"0.1\"} 0+1x10", "h_bucket{job=\"a\", le=\"0.5\"} 0+5x10",
-                  "h_bucket{job=\"a\", le=\"+Inf\"} 0+10x10", "h_bucket{job=\"n\", le=\"-1\"} 0+1x10",
-                  "h_bucket{job=\"n\", le=\"+Inf\"} 0+2x10", "h_bucket{job=\"x\", le=\"1\"} 0+1x10",
-                  "g{job=\"a\"} -1.5 2.5 -0.25", "t{src=\"a-1\", dst=\"x\"} 1x2"});
+  Load(5 * kMin,
+       {"h_bucket{job=\"a\", le=\"0.1\"} 0+1x10", "h_bucket{job=\"a\", le=\"0.5\"} 0+5x10",
+        "h_bucket{job=\"a\", le=\"+Inf\"} 0+10x10", "h_bucket{job=\"n\", le=\"-1\"} 0+1x10",
+        "h_bucket{job=\"n\", le=\"+Inf\"} 0+2x10", "h_bucket{job=\"x\", le=\"1\"} 0+1x10",
+        "g{job=\"a\"} -1.5 2.5 -0.25", "t{src=\"a-1\", dst=\"x\"} 1x2"});
   const int64_t t = 10 * kMin;
   struct {
     const char* query;
@@ -373,9 +378,9 @@ TEST_F(EngineTest, MemoryLimitFailsTheQueryNotTheProcess) {
   o.max_samples = 700;
   engine_ = Engine(o);
   const char* over[] = {
-      "count_over_time(x[10m])",    // 2000 raw samples in the window
-      "sum_over_time(x[10m:1s])",   // a subquery with 1200 points
-      "x",                          // fine as an instant query ...
+      "count_over_time(x[10m])",   // 2000 raw samples in the window
+      "sum_over_time(x[10m:1s])",  // a subquery with 1200 points
+      "x",                         // fine as an instant query ...
   };
   for (const char* q : {over[0], over[1]}) {
     SCOPED_TRACE(q);
@@ -402,10 +407,10 @@ TEST_F(EngineTest, MemoryLimitFailsTheQueryNotTheProcess) {
 TEST_F(EngineTest, ExtremeTimesAndStepCountsFailCleanly) {
   Load(kMin, {"x 1x10"});
   // `@` near the ends of the int64 millisecond range: nothing there, no overflow.
-  for (const char* q : {"x @ 9223372036854775", "x @ -9223372036854775", "x @ 1e17",
-                        "rate(x[5m] @ -9223372036854775)",
-                        "sum_over_time(x[1m:1m] @ 9223372036854775)",
-                        "sum_over_time(x[1m:1m] offset -1w @ 9223372036854775)"}) {
+  for (const char* q :
+       {"x @ 9223372036854775", "x @ -9223372036854775", "x @ 1e17",
+        "rate(x[5m] @ -9223372036854775)", "sum_over_time(x[1m:1m] @ 9223372036854775)",
+        "sum_over_time(x[1m:1m] offset -1w @ 9223372036854775)"}) {
     SCOPED_TRACE(q);
     EXPECT_EQ(ShowInstant(q, 0), "");
   }
@@ -477,8 +482,9 @@ class FailingQuerier : public Querier {
                                                     int64_t) const override {
     return std::vector<std::string>{};
   }
-  core::Result<std::vector<std::string>> LabelValues(std::string_view, std::span<const LabelMatcher>,
-                                                     int64_t, int64_t) const override {
+  core::Result<std::vector<std::string>> LabelValues(std::string_view,
+                                                     std::span<const LabelMatcher>, int64_t,
+                                                     int64_t) const override {
     return std::vector<std::string>{};
   }
 };

@@ -52,7 +52,8 @@ TEST(PromqlRangeOracleTest, MatchesPrometheus) {
     ASSERT_TRUE(s) << line;
     for (size_t i = 0; i < s->values.size(); ++i) {
       if (s->values[i].omitted) continue;
-      ASSERT_TRUE(storage.Append(s->labels, static_cast<int64_t>(i) * *interval, s->values[i].value));
+      ASSERT_TRUE(
+          storage.Append(s->labels, static_cast<int64_t>(i) * *interval, s->values[i].value));
     }
   }
 
@@ -79,7 +80,8 @@ TEST(PromqlRangeOracleTest, MatchesPrometheus) {
     std::map<std::string, Points> want, have;
     for (const auto& series : expected["result"]) {
       std::vector<core::Label> labels;
-      for (const auto& [k, v] : series["metric"].items()) labels.push_back({k, v.get<std::string>()});
+      for (const auto& [k, v] : series["metric"].items())
+        labels.push_back({k, v.get<std::string>()});
       Points& p = want[LabelsString(core::Labels(std::move(labels)))];
       for (const auto& v : series["values"]) {
         p.emplace_back(v[0].get<int64_t>() * 1000, ParseValue(v[1].get<std::string>()));

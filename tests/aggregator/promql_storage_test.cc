@@ -78,7 +78,10 @@ TEST(PromqlStorageTest, SelectMatchesLabelsAndTimeRange) {
        10'000,
        {"__name__=up,job=a,", "__name__=up,job=b,zone=z1,"}},
       // A label a series lacks matches "".
-      {{M(MatchType::kEqual, "zone", "")}, 0, 10'000, {"__name__=down,job=a,", "__name__=up,job=a,"}},
+      {{M(MatchType::kEqual, "zone", "")},
+       0,
+       10'000,
+       {"__name__=down,job=a,", "__name__=up,job=a,"}},
       {{M(MatchType::kNotEqual, "zone", "")}, 0, 10'000, {"__name__=up,job=b,zone=z1,"}},
       {{M(MatchType::kRegexMatch, "job", "a|c")},
        0,
@@ -113,7 +116,7 @@ TEST(PromqlStorageTest, SelectStopsCopyingPastTheSampleBound) {
   ASSERT_TRUE(got);
   size_t total = 0;
   for (const Series& series : *got) total += series.samples.size();
-  EXPECT_GT(total, 250u);   // over the bound: the caller can tell
+  EXPECT_GT(total, 250u);       // over the bound: the caller can tell
   EXPECT_LT(got->size(), 10u);  // but it stopped early
 }
 

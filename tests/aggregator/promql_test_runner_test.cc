@@ -106,8 +106,9 @@ TEST(PromqlTestRunnerTest, AtModifierVariantsLikePrometheus) {
   auto v = AtModifierVariants("sum(rate(x[5m])) / y offset 1m", 180'000);
   ASSERT_TRUE(v);
   const std::string text = "sum(rate(x[5m] @ 180.000)) / y @ 180.000 offset 1m";
-  EXPECT_EQ(*v, (Variants{{text, -1'800'000}, {text, 0}, {text, 36'000}, {text, 180'000},
-                          {text, 1'800'000}}));
+  EXPECT_EQ(
+      *v, (Variants{
+              {text, -1'800'000}, {text, 0}, {text, 36'000}, {text, 180'000}, {text, 1'800'000}}));
   // At time 0: -1s, 0 and 1s.
   v = AtModifierVariants("x", 0);
   ASSERT_TRUE(v);
@@ -166,9 +167,9 @@ TEST(PromqlTestRunnerTest, UnusedSkipEntriesAndBadFilesFail) {
   EXPECT_EQ(bad.reports[0].line, 0);
 
   // A load that conflicts with earlier data fails at the series line.
-  TestFileResult conflict = RunTestFile(
-      "c.test", "load 1m\n  x 1 2\n\nload 1m\n  x 5\n\neval instant at 1m x\n  x 2\n",
-      SkipList{}, TestRunOptions{});
+  TestFileResult conflict =
+      RunTestFile("c.test", "load 1m\n  x 1 2\n\nload 1m\n  x 5\n\neval instant at 1m x\n  x 2\n",
+                  SkipList{}, TestRunOptions{});
   EXPECT_EQ(conflict.failed, 1);
   EXPECT_EQ(conflict.passed, 1);
   EXPECT_EQ(conflict.reports[0].line, 5);
