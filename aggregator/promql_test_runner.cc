@@ -126,6 +126,7 @@ std::optional<std::string> Compare(const EvalCommand& eval, const Value& result)
   if (std::holds_alternative<Matrix>(result)) return "received range result on instant evaluation";
   if (std::holds_alternative<String>(result)) return "received string result, expected samples";
   if (const auto* s = std::get_if<Scalar>(&result)) {
+    if (IsStaleNaN(s->v)) return "staleness marker as scalar result";
     if (!eval.expected_scalar) {
       return "expected a vector but got scalar " + FormatNumber(s->v);
     }
@@ -136,6 +137,9 @@ std::optional<std::string> Compare(const EvalCommand& eval, const Value& result)
     return std::nullopt;
   }
   const Vector& vec = std::get<Vector>(result);
+  for (const VectorSample& s : vec) {
+    if (IsStaleNaN(s.v)) return "staleness marker in result for " + LabelsString(s.labels);
+  }
   // Expected samples by labels; a repeated label set keeps its last line.
   struct Expected {
     const ExpectedSample* sample;

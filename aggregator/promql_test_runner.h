@@ -4,7 +4,7 @@
 // (a repeated series line replaces the earlier one within a block); each
 // `eval` is an instant query at its time, compared with the expected samples
 // (in order for eval_ordered, as a set otherwise; values within a relative
-// error of 1e-6, NaN equal to NaN), then re-run as a range query from t-1m to
+// error of 1e-6, NaN equal to NaN, a staleness marker never), then re-run as a range query from t-1m to
 // t+1m with a 1m step whose middle step must give the same result; and, for
 // expressions without time-dependent functions, re-run with `@ t` added to
 // every selector and subquery outside subqueries at the evaluation times
