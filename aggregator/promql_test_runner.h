@@ -1,15 +1,15 @@
 // Runs Prometheus' PromQL test scripts (promql/testdata/*.test, read by
 // promql_test_file.h) against tally's engine the way Prometheus 2.42's test
-// framework (promql/test.go) does: `load` blocks go into a MemoryStorage
-// (a repeated series line replaces the earlier one within a block); each
-// `eval` is an instant query at its time, compared with the expected samples
-// (in order for eval_ordered, as a set otherwise; values within a relative
-// error of 1e-6, NaN equal to NaN, a staleness marker never), then re-run as a range query from t-1m to
-// t+1m with a 1m step whose middle step must give the same result; and, for
-// expressions without time-dependent functions, re-run with `@ t` added to
-// every selector and subquery outside subqueries at the evaluation times
-// -10t, 0, t/5, t and 10t (-1s, 0, 1s when t = 0). eval_fail passes when every
-// one of those instant queries fails.
+// framework (promql/test.go) does: `load` blocks go into a MemoryStorage (a
+// repeated series line replaces the earlier one within a block); each `eval`
+// is an instant query at its time, compared with the expected samples (in
+// order for eval_ordered, as a set otherwise; values within a relative error
+// of 1e-6, NaN equal to NaN, a staleness marker never), then re-run as a range
+// query from t-1m to t+1m with a 1m step whose middle step must give the same
+// result; and, for expressions without time-dependent functions, re-run with
+// `@ t` added to every selector and subquery outside subqueries at the
+// evaluation times -10t, 0, t/5, t and 10t (-1s, 0, 1s when t = 0). eval_fail
+// passes when every one of those instant queries fails.
 //
 // Pure functions over the file contents; thread-safe.
 #pragma once
