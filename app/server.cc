@@ -18,6 +18,7 @@
 #include "rest/durable_idempotency.h"
 #include "rest/key_authenticator.h"
 #include "rest/metrics_routes.h"
+#include "rest/prometheus_api_routes.h"
 #include "rest/rate_limiter.h"
 #include "rest/request_context.h"
 #include "rest/router.h"
@@ -255,6 +256,12 @@ core::Status Server::Start() {
                                                           p.key_auth.get(), p.usage.get(),
                                                           p.account_idempotency.get(),
                                                           config_.billing.tiers});
+  rest::PrometheusApiOptions prometheus_api;
+  prometheus_api.store = p.store.get();
+  prometheus_api.clock = &clock_;
+  prometheus_api.include_project_label = config_.exposition.include_project_label;
+  prometheus_api.version = std::string(kVersion);  // engine: 5m lookback, 50M samples, 2 min
+  rest::AddPrometheusApiRoutes(*p.router, prometheus_api);
 
   core::HttpServerOptions http_options;
   http_options.listen = config_.server.listen;

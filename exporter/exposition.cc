@@ -65,11 +65,7 @@ void AppendLabelsOpen(std::string& out, std::string_view project, const core::La
     first = false;
     const bool clashes = (include_project && l.name == "project") || (histogram && l.name == "le");
     if (clashes) {
-      // Prometheus' convention: prefix `exported_` until the name is free, so a
-      // series that also has an `exported_project` tag keeps both.
-      std::string renamed = "exported_" + l.name;
-      while (labels.Get(renamed) != nullptr) renamed.insert(0, "exported_");
-      out.append(renamed);
+      out.append(ExposedLabelName(l.name, labels, include_project, histogram));
     } else {
       out.append(l.name);
     }
@@ -126,6 +122,21 @@ std::string ExposedName(std::string_view name, store::MetricType type) {
     return std::string(name) + "_total";
   }
   return std::string(name);
+}
+
+std::string_view FamilyType(store::MetricType type) { return PrometheusType(type); }
+
+std::string FamilyHelp(std::string_view name, store::MetricType type) { return Help(name, type); }
+
+std::string ExposedLabelName(std::string_view name, const core::Labels& labels,
+                             bool include_project, bool histogram) {
+  const bool clashes = (include_project && name == "project") || (histogram && name == "le");
+  if (!clashes) return std::string(name);
+  // Prometheus' convention: prefix `exported_` until the name is free, so a
+  // series that also has an `exported_project` tag keeps both.
+  std::string renamed = "exported_" + std::string(name);
+  while (labels.Get(renamed) != nullptr) renamed.insert(0, "exported_");
+  return renamed;
 }
 
 std::shared_ptr<const std::vector<double>> ResolveBuckets(const config::ExpositionConfig& config,

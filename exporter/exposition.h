@@ -52,6 +52,17 @@ class StoreExposition {
 // The exposed family name of a reported metric: counters get `_total` once.
 std::string ExposedName(std::string_view name, store::MetricType type);
 
+// The `# TYPE` ("counter", "gauge", "histogram") and `# HELP` text of a
+// reported metric's family on /metrics.
+std::string_view FamilyType(store::MetricType type);
+std::string FamilyHelp(std::string_view name, store::MetricType type);
+
+// The exposed name of tag `name` of a series with tags `labels`: a tag named
+// `project` (when the project label is added) or, on histograms, `le` gets an
+// `exported_` prefix, repeated until the name is free among `labels`.
+std::string ExposedLabelName(std::string_view name, const core::Labels& labels,
+                             bool include_project, bool histogram);
+
 // Serializes the families of prometheus-cpp collectables (self-metrics).
 std::string RenderTextFormat(const std::vector<const prometheus::Collectable*>& collectables);
 

@@ -578,6 +578,62 @@ std::vector<Sample> SeriesStore::ReadSamples(SeriesId id, int64_t from_ms, int64
   return out;
 }
 
+std::vector<MetricInfo> SeriesStore::ListMetrics(std::string_view project) const {
+  std::vector<MetricInfo> out;
+  const std::string project_key(project);
+  std::string key;
+  for (const auto& shard : shards_) {
+    std::shared_lock lock(shard->mu);
+    auto pit = shard->index.find(project_key);
+    if (pit == shard->index.end()) continue;
+    auto nit = pit->second.find("__name__");
+    if (nit == pit->second.end()) continue;
+    for (const auto& [name, postings] : nit->second) {
+      key.assign(project).push_back('\x1f');
+      key.append(name);
+      auto mit = shard->metrics.find(key);
+      if (mit == shard->metrics.end() || mit->second.series.empty()) continue;
+      out.push_back(MetricInfo{name, mit->second.type});
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const MetricInfo& a, const MetricInfo& b) { return a.name < b.name; });
+  return out;
+}
+
+std::vector<SeriesRead> SeriesStore::ReadMetric(
+    std::string_view project, std::string_view name, int64_t from_ms, int64_t to_ms,
+    const std::function<bool(const core::Labels&)>& keep) const {
+  std::vector<SeriesRead> out;
+  const Shard& shard = ShardFor(project, name);
+  std::string key(project);
+  key.push_back('\x1f');
+  key.append(name);
+  std::shared_lock lock(shard.mu);
+  auto mit = shard.metrics.find(key);
+  if (mit == shard.metrics.end()) return out;
+  for (uint32_t local : mit->second.series) {
+    const Series& s = shard.series[local];
+    if (s.updated_at_ms == 0) continue;  // reserved, never committed
+    if (keep && !keep(s.labels)) continue;
+    SeriesRead& r = out.emplace_back();
+    r.labels = s.labels;
+    r.counter_total = s.counter_total;
+    r.observations = s.observations;
+    r.observation_sum = s.observation_sum;
+    r.bucket_counts = s.bucket_counts;
+    r.bounds = s.bounds;
+    for (const auto& block : s.blocks) {
+      if (block.empty() || block.back().ts_ms < from_ms) continue;
+      if (block.front().ts_ms > to_ms) break;
+      for (const Sample& sample : block) {
+        if (sample.ts_ms >= from_ms && sample.ts_ms <= to_ms) r.samples.push_back(sample);
+      }
+    }
+  }
+  return out;
+}
+
 uint64_t SeriesStore::DropBefore(int64_t cutoff_ms) {
   uint64_t dropped = 0;
   int64_t freed = 0;

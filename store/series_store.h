@@ -106,6 +106,25 @@ struct EqualMatcher {
   std::string value;
 };
 
+// One metric of a project (SeriesStore::ListMetrics).
+struct MetricInfo {
+  std::string name;
+  MetricType type = MetricType::kGauge;
+};
+
+// A copy of one series for queries (SeriesStore::ReadMetric): its labels, its
+// running aggregates and its samples in a window, copied under one lock so the
+// aggregates include exactly the samples up to the newest one.
+struct SeriesRead {
+  core::Labels labels;
+  double counter_total = 0;
+  uint64_t observations = 0;
+  double observation_sum = 0;
+  std::vector<uint64_t> bucket_counts;  // histogram types
+  Buckets bounds;                       // histogram types
+  std::vector<Sample> samples;          // time order
+};
+
 // What Append says about one point: stored, or why not.
 using AppendOutcome = std::optional<core::Error>;
 
@@ -177,6 +196,18 @@ class SeriesStore {
 
   // Samples of series `id` with from_ms <= ts <= to_ms, in time order.
   std::vector<Sample> ReadSamples(SeriesId id, int64_t from_ms, int64_t to_ms) const;
+
+  // The metrics of `project` that have series, sorted by name (from the
+  // per-project index: no series are scanned).
+  std::vector<MetricInfo> ListMetrics(std::string_view project) const;
+
+  // Every series of metric `name` in `project` that has received a sample and
+  // for which `keep(labels)` is true (empty `keep`: all), with its samples
+  // from_ms <= ts <= to_ms. One shard lock is held shared for the copy, so
+  // `keep` must be quick and must not call back into the store.
+  std::vector<SeriesRead> ReadMetric(std::string_view project, std::string_view name,
+                                     int64_t from_ms, int64_t to_ms,
+                                     const std::function<bool(const core::Labels&)>& keep) const;
 
   // Drops whole blocks whose newest sample is older than `cutoff_ms`.
   // Aggregates are kept. Returns the number of samples dropped.
