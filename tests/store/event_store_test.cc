@@ -1,0 +1,338 @@
+#include "store/event_store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace store {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Pair;
+
+constexpr int64_t kDay = 86'400'000;
+constexpr int64_t kT0 = 1'736'899'200'000;  // 2025-01-15T00:00:00Z
+
+Event MakeEvent(std::string id, int64_t ts, std::string model = "gpt-4o") {
+  Event e;
+  e.id = std::move(id);
+  e.ts_ms = ts;
+  e.str(EventField::kModel) = std::move(model);
+  e.str(EventField::kProvider) = "openai";
+  e.str(EventField::kEntityType) = "customer";
+  e.str(EventField::kEntityId) = "acme";
+  e.input_tokens = 150;
+  e.output_tokens = 500;
+  e.cost_nano_usd = 6'500'000;
+  e.cost_source = CostSource::kReported;
+  e.latency_ms = 1200.5f;
+  return e;
+}
+
+// Owns the tag views of a batch of events.
+struct Batch {
+  std::vector<EventView> views;
+  std::vector<std::vector<std::pair<std::string_view, std::string_view>>> tags;
+  explicit Batch(const std::vector<Event>& events) : tags(events.size()) {
+    for (size_t i = 0; i < events.size(); ++i) views.push_back(events[i].View(tags[i]));
+  }
+};
+
+size_t AppendAll(EventStore& store, std::string_view project, const std::vector<Event>& events) {
+  Batch b(events);
+  return store.Append(project, b.views);
+}
+
+std::vector<Event> ScanAll(const EventStore& store, std::string_view project, int64_t from,
+                           int64_t to) {
+  std::vector<Event> out;
+  store.ScanBlocks(project, from, to, [&](const EventBlockView& v) {
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (v.ts_ms()[i] >= from && v.ts_ms()[i] < to) out.push_back(v.Row(i));
+    }
+  });
+  return out;
+}
+
+TEST(EventStoreTest, RoundTripsEveryField) {
+  EventStore store;
+  Event e = MakeEvent("evt_1", kT0 + 5);
+  for (size_t f = 0; f < kEventFieldCount; ++f) {
+    e.strings[f] = std::string(EventFieldName(static_cast<EventField>(f))) + "-value";
+  }
+  e.cache_read_tokens = 7;
+  e.cache_write_5m_tokens = 8;
+  e.cache_write_1h_tokens = 9;
+  e.cost_source = CostSource::kPriceTable;
+  e.success = false;
+  e.tags = {{"env", "prod"}, {"feature", "chat"}};
+  EXPECT_EQ(AppendAll(store, "p1", {e}), 1u);
+  auto got = store.GetEvent("p1", "evt_1");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(*got, e);
+  EXPECT_EQ(got->cache_write_tokens(), 17u);
+  EXPECT_FALSE(store.GetEvent("p2", "evt_1").has_value()) << "tenancy: other project";
+  EXPECT_FALSE(store.GetEvent("p1", "evt_2").has_value());
+}
+
+TEST(EventStoreTest, AbsentOptionalFieldsReadAsZeroAndEmpty) {
+  EventStore store;
+  Event e;
+  e.id = "a";
+  e.ts_ms = kT0;
+  e.str(EventField::kModel) = "m";
+  e.latency_ms.reset();
+  AppendAll(store, "p", {e});
+  int blocks = 0;
+  store.ScanBlocks("p", kT0, kT0 + 1, [&](const EventBlockView& v) {
+    ++blocks;
+    ASSERT_EQ(v.size(), 1u);
+    EXPECT_EQ(v.codes(EventField::kTraceId)[0], Dictionary::kEmpty);
+    EXPECT_EQ(v.cache_read_tokens()[0], 0u);
+    EXPECT_FALSE(v.has_latency(0));
+    EXPECT_TRUE(v.success(0));
+    EXPECT_TRUE(v.tags(0).empty());
+    EXPECT_EQ(v.dict().Str(v.codes(EventField::kModel)[0]), "m");
+  });
+  EXPECT_EQ(blocks, 1);
+  EXPECT_EQ(*store.GetEvent("p", "a"), e);
+}
+
+TEST(EventStoreTest, DedupsByIdPerProject) {
+  EventStore store;
+  EXPECT_EQ(AppendAll(store, "p", {MakeEvent("x", kT0), MakeEvent("y", kT0)}), 2u);
+  // Repeated across batches, and within one batch.
+  EXPECT_EQ(AppendAll(store, "p", {MakeEvent("x", kT0 + 1, "other"), MakeEvent("z", kT0),
+                                   MakeEvent("z", kT0 + 2)}),
+            1u);
+  EXPECT_EQ(store.GetEvent("p", "x")->str(EventField::kModel), "gpt-4o") << "first one kept";
+  EXPECT_EQ(store.GetEvent("p", "z")->ts_ms, kT0);
+  // Same id in another project is another event.
+  EXPECT_EQ(AppendAll(store, "q", {MakeEvent("x", kT0)}), 1u);
+  EXPECT_EQ(store.Stats().events, 4u);
+}
+
+TEST(EventStoreTest, ReserveClaimsIdsUntilCommitOrAbort) {
+  EventStore store;
+  std::vector<Event> a = {MakeEvent("a1", kT0), MakeEvent("shared", kT0)};
+  std::vector<Event> b = {MakeEvent("shared", kT0)};
+  Batch ba(a), bb(b);
+  auto ra = store.Reserve("p", ba.views);
+  ASSERT_TRUE(ra.has_value());
+  EXPECT_EQ(ra->fresh, 2u);
+  auto rb = store.Reserve("p", bb.views);
+  ASSERT_TRUE(rb.has_value());
+  EXPECT_THAT(rb->duplicate, ElementsAre(true));
+  EXPECT_FALSE(store.GetEvent("p", "a1").has_value()) << "not visible before Commit";
+  store.Abort("p", ba.views, *ra);
+  auto rb2 = store.Reserve("p", bb.views);
+  ASSERT_TRUE(rb2.has_value());
+  EXPECT_THAT(rb2->duplicate, ElementsAre(false)) << "abort released the claim";
+  store.Commit("p", bb.views, *rb2);
+  EXPECT_TRUE(store.GetEvent("p", "shared").has_value());
+  EXPECT_FALSE(store.GetEvent("p", "a1").has_value());
+}
+
+TEST(EventStoreTest, MemoryCeilingRefusesReserve) {
+  EventStore store(EventStoreOptions{.max_memory_bytes = 1});
+  AppendAll(store, "p", {MakeEvent("a", kT0)});  // Append ignores the ceiling
+  std::vector<Event> b = {MakeEvent("b", kT0)};
+  Batch bb(b);
+  auto r = store.Reserve("p", bb.views);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, core::ErrorCode::kUnavailable);
+}
+
+TEST(EventStoreTest, ScanLimitsBlocksToRangeAndCalleeFiltersRows) {
+  EventStore store;
+  std::vector<Event> events;
+  for (int d = 0; d < 5; ++d) {
+    for (int i = 0; i < 10; ++i) {
+      events.push_back(MakeEvent("d" + std::to_string(d) + "_" + std::to_string(i),
+                                 kT0 + d * kDay + i * 1000));
+    }
+  }
+  AppendAll(store, "p", events);
+  EXPECT_EQ(ScanAll(store, "p", kT0, kT0 + 5 * kDay).size(), 50u);
+  EXPECT_EQ(ScanAll(store, "p", kT0 + kDay, kT0 + 3 * kDay).size(), 20u);
+  EXPECT_EQ(ScanAll(store, "p", kT0 + 2 * kDay + 3000, kT0 + 2 * kDay + 6000).size(), 3u);
+  // Blocks are per day: a one-day scan sees only that day's block.
+  int blocks = 0;
+  store.ScanBlocks("p", kT0 + kDay, kT0 + 2 * kDay, [&](const EventBlockView& v) {
+    ++blocks;
+    EXPECT_GE(v.min_ts_ms(), kT0 + kDay);
+    EXPECT_LT(v.max_ts_ms(), kT0 + 2 * kDay);
+  });
+  EXPECT_EQ(blocks, 1);
+  EXPECT_TRUE(ScanAll(store, "p", kT0 + 10 * kDay, kT0 + 11 * kDay).empty());
+  EXPECT_TRUE(ScanAll(store, "nope", 0, kT0 * 2).empty());
+  EXPECT_TRUE(ScanAll(store, "p", kT0 + kDay, kT0 + kDay).empty()) << "empty range";
+}
+
+TEST(EventStoreTest, NegativeTimestampsLandInTheirDay) {
+  EventStore store;
+  AppendAll(store, "p", {MakeEvent("neg", -1), MakeEvent("zero", 0)});
+  EXPECT_EQ(ScanAll(store, "p", -kDay, 0).size(), 1u);
+  EXPECT_EQ(ScanAll(store, "p", 0, kDay).size(), 1u);
+  EXPECT_EQ(store.DropBefore(0), 1u);
+  EXPECT_FALSE(store.GetEvent("p", "neg").has_value());
+}
+
+TEST(EventStoreTest, FiltersCompareCodesAndTagsAreSorted) {
+  EventStore store;
+  Event a = MakeEvent("a", kT0, "gpt-4o");
+  a.tags = {{"env", "prod"}, {"team", "x"}};
+  Event b = MakeEvent("b", kT0, "claude");
+  b.tags = {{"env", "dev"}};
+  Event c = MakeEvent("c", kT0, "gpt-4o");
+  AppendAll(store, "p", {a, b, c});
+  const Dictionary* dict = store.dict("p");
+  ASSERT_NE(dict, nullptr);
+  const auto model = dict->Find("gpt-4o");
+  const auto env = dict->Find("env");
+  const auto prod = dict->Find("prod");
+  ASSERT_TRUE(model && env && prod);
+  EXPECT_FALSE(dict->Find("never-seen").has_value());
+  EXPECT_EQ(dict->Find(""), Dictionary::kEmpty);
+  std::vector<std::string> gpt, prod_ids;
+  store.ScanBlocks("p", kT0, kT0 + 1, [&](const EventBlockView& v) {
+    auto models = v.codes(EventField::kModel);
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (models[i] == *model) gpt.emplace_back(v.id(i));
+      if (v.tag_value(i, *env) == *prod) prod_ids.emplace_back(v.id(i));
+    }
+  });
+  EXPECT_THAT(gpt, ElementsAre("a", "c"));
+  EXPECT_THAT(prod_ids, ElementsAre("a"));
+  EXPECT_THAT(store.GetEvent("p", "a")->tags, ElementsAre(Pair("env", "prod"), Pair("team", "x")));
+}
+
+TEST(EventStoreTest, ManyEventsFillSeveralGrowingBlocks) {
+  EventStore store;
+  std::vector<Event> events;
+  const int n = 30'000;
+  for (int i = 0; i < n; ++i) {
+    Event e = MakeEvent("e" + std::to_string(i), kT0 + i);
+    if (i % 7 == 0) e.tags = {{"k", std::to_string(i % 5)}};
+    if (i % 11 == 0) e.str(EventField::kSessionId) = "s" + std::to_string(i % 3);
+    events.push_back(std::move(e));
+  }
+  for (size_t off = 0; off < events.size(); off += 1000) {
+    std::vector<Event> chunk(events.begin() + off, events.begin() + off + 1000);
+    AppendAll(store, "p", chunk);
+  }
+  EventStoreStats s = store.Stats();
+  EXPECT_EQ(s.events, static_cast<uint64_t>(n));
+  EXPECT_GT(s.blocks, 4u);
+  auto all = ScanAll(store, "p", kT0, kT0 + n);
+  ASSERT_EQ(all.size(), static_cast<size_t>(n));
+  for (int i = 0; i < n; i += 997) EXPECT_EQ(all[i], events[i]) << i;
+  for (int i = 0; i < n; i += 1009) EXPECT_EQ(*store.GetEvent("p", events[i].id), events[i]);
+}
+
+TEST(EventStoreTest, DropBeforeRemovesWholeDaysAndForgetsTheirIds) {
+  EventStore store;
+  AppendAll(store, "p", {MakeEvent("old", kT0 + 10), MakeEvent("mid", kT0 + kDay + 10),
+                         MakeEvent("new", kT0 + 2 * kDay)});
+  AppendAll(store, "q", {MakeEvent("old", kT0 + 10)});
+  const int64_t before = store.Stats().bytes();
+  // A cutoff inside day 1 drops only day 0 (whole partitions).
+  EXPECT_EQ(store.DropBefore(kT0 + kDay + 50), 2u);
+  EXPECT_FALSE(store.GetEvent("p", "old").has_value());
+  EXPECT_TRUE(store.GetEvent("p", "mid").has_value());
+  EXPECT_EQ(store.Stats().events, 2u);
+  EXPECT_LT(store.Stats().bytes(), before);
+  // The id is forgotten: the same id is a new event now.
+  EXPECT_EQ(AppendAll(store, "p", {MakeEvent("old", kT0 + 3 * kDay)}), 1u);
+}
+
+TEST(EventStoreTest, ViewsOutliveDroppedBlocks) {
+  EventStore store;
+  AppendAll(store, "p", {MakeEvent("a", kT0)});
+  std::vector<EventBlockView> kept;
+  store.ScanBlocks("p", kT0, kT0 + 1, [&](const EventBlockView& v) { kept.push_back(v); });
+  store.DropBefore(kT0 + kDay);
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0].id(0), "a");
+  EXPECT_EQ(kept[0].Row(0).str(EventField::kModel), "gpt-4o");
+}
+
+TEST(EventStoreTest, ConcurrentIngestAndScansSeeConsistentRows) {
+  EventStore store;
+  constexpr int kWriters = 2;
+  constexpr int kPerWriter = 20'000;
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> scans{0};
+  std::thread reader([&] {
+    uint64_t last = 0;
+    while (!done.load()) {
+      uint64_t n = 0;
+      store.ScanBlocks("p", kT0, kT0 + kDay, [&](const EventBlockView& v) {
+        for (size_t i = 0; i < v.size(); ++i) {
+          // Every committed row is complete.
+          ASSERT_EQ(v.input_tokens()[i], 150u);
+          ASSERT_EQ(v.dict().Str(v.codes(EventField::kModel)[i]).substr(0, 1), "m");
+          ++n;
+        }
+      });
+      ASSERT_GE(n, last) << "rows never disappear";
+      last = n;
+      ++scans;
+    }
+  });
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = 0; i < kPerWriter; i += 100) {
+        std::vector<Event> batch;
+        for (int j = i; j < i + 100; ++j) {
+          batch.push_back(MakeEvent("w" + std::to_string(w) + "_" + std::to_string(j),
+                                    kT0 + j, "m" + std::to_string(j % 50)));
+        }
+        AppendAll(store, "p", batch);
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  done = true;
+  reader.join();
+  EXPECT_GT(scans.load(), 0u);
+  EXPECT_EQ(ScanAll(store, "p", kT0, kT0 + kDay).size(), size_t{kWriters * kPerWriter});
+}
+
+// Measures memory per event for a typical event (model, provider, entity,
+// tokens, cost, latency, one tag in three) and prints it for bench/RESULTS.md.
+TEST(EventStoreTest, MemoryPerEventIsBounded) {
+  EventStore store;
+  const int n = 200'000;
+  std::vector<Event> batch;
+  for (int i = 0; i < n; ++i) {
+    Event e = MakeEvent("evt_" + std::to_string(1'000'000'000 + i), kT0 + i * 100,
+                        "model-" + std::to_string(i % 20));
+    e.str(EventField::kEntityId) = "cust-" + std::to_string(i % 1000);
+    if (i % 3 == 0) e.tags = {{"feature", "chat"}};
+    batch.push_back(std::move(e));
+    if (batch.size() == 1000) {
+      AppendAll(store, "p", batch);
+      batch.clear();
+    }
+  }
+  const EventStoreStats s = store.Stats();
+  ASSERT_EQ(s.events, static_cast<uint64_t>(n));
+  const double cols = static_cast<double>(s.column_bytes) / n;
+  const double ids = static_cast<double>(s.id_bytes) / n;
+  std::printf("event store: %.1f column bytes/event, %.1f id bytes/event, %.1f dictionary bytes/event\n",
+              cols, ids, static_cast<double>(s.dictionary_bytes) / n);
+  EXPECT_LE(cols, 64.0);
+}
+
+}  // namespace
+}  // namespace store
