@@ -66,6 +66,30 @@ std::vector<core::Label> ExposedTags(std::string_view project, bool include_proj
   return out;
 }
 
+// The matchers the store's label index can answer: those on a tag whose
+// exposed name is its stored name (not `project`, `le` on histograms or an
+// `exported_` rename) and that reject the empty value (a series lacking the
+// tag fails them). The rest are checked per series by `keep`.
+std::vector<store::IndexedMatcher> IndexedMatchers(std::span<const LabelMatcher> matchers,
+                                                   bool histogram, bool include_project) {
+  std::vector<store::IndexedMatcher> out;
+  for (const LabelMatcher& m : matchers) {
+    const std::string& name = m.name();
+    if (name == "__name__" || (include_project && name == "project") ||
+        (histogram && name == "le") || name.starts_with("exported_") || m.Matches("")) {
+      continue;
+    }
+    store::IndexedMatcher& im = out.emplace_back();
+    im.name = name;
+    if (m.type() == promql::MatchType::kEqual) {
+      im.equals = m.value();
+    } else {
+      im.matches = [&m](std::string_view v) { return m.Matches(v); };
+    }
+  }
+  return out;
+}
+
 std::string FormatBound(double bound) {
   std::string s;
   exporter::AppendSampleValue(s, bound);
@@ -127,9 +151,22 @@ std::vector<promql::Sample> LevelPoints(const std::vector<store::Sample>& sample
 core::Result<std::vector<promql::Series>> StoreQuerier::Select(
     std::span<const LabelMatcher> matchers, int64_t min_ms, int64_t max_ms,
     int64_t max_samples) const {
+  return Collect(matchers, min_ms, max_ms, max_samples, /*labels_only=*/false);
+}
+
+std::vector<promql::Series> StoreQuerier::Collect(std::span<const LabelMatcher> matchers,
+                                                  int64_t min_ms, int64_t max_ms,
+                                                  int64_t max_samples, bool labels_only) const {
   std::vector<promql::Series> out;
   if (min_ms > max_ms) return out;
   int64_t held = 0;
+  // The `project` label is the same on every series: a matcher on it decides
+  // the whole query.
+  if (include_project_) {
+    for (const LabelMatcher& m : matchers) {
+      if (m.name() == "project" && !m.Matches(project_)) return out;
+    }
+  }
   for (const store::MetricInfo& metric : store_.ListMetrics(project_)) {
     std::vector<Family> families = FamiliesOf(metric);
     std::erase_if(families, [&](const Family& f) { return !NameMatches(matchers, f.name); });
@@ -139,13 +176,16 @@ core::Result<std::vector<promql::Series>> StoreQuerier::Select(
     // backwards from the totals); levels only the window.
     bool running = false;
     for (const Family& f : families) running |= f.kind != Kind::kLevel;
-    const int64_t read_to = running ? std::numeric_limits<int64_t>::max() : max_ms;
+    const int64_t read_to =
+        running && !labels_only ? std::numeric_limits<int64_t>::max() : max_ms;
     // Under the store's lock: drop series whose tags fail a matcher (all but
     // __name__, and le on histograms, which depend on the family).
     bool tag_matchers = false;
     for (const LabelMatcher& m : matchers) {
       tag_matchers |= m.name() != "__name__" && !(histogram && m.name() == "le");
     }
+    const std::vector<store::IndexedMatcher> indexed = IndexedMatchers(matchers, histogram,
+                                                                       include_project_);
     auto keep = [&](const core::Labels& tags) {
       if (!tag_matchers) return true;
       const core::Labels exposed(ExposedTags(project_, include_project_, tags, histogram));
@@ -157,14 +197,16 @@ core::Result<std::vector<promql::Series>> StoreQuerier::Select(
       return true;
     };
     std::vector<store::SeriesRead> reads =
-        store_.ReadMetric(project_, metric.name, min_ms, read_to, keep);
+        store_.ReadMetric(project_, metric.name, min_ms, read_to, indexed, keep, labels_only);
     for (const store::SeriesRead& read : reads) {
+      if (labels_only && read.samples.empty()) continue;
       const std::vector<Group> groups = GroupByTime(read.samples);
       const std::vector<core::Label> tags =
           ExposedTags(project_, include_project_, read.labels, histogram);
       auto emit = [&](const std::string& name, const std::string* le,
                       std::vector<promql::Sample> points) {
         if (points.empty()) return;
+        if (labels_only) points.resize(1);
         std::vector<core::Label> items = tags;
         items.push_back({"__name__", name});
         if (le != nullptr) items.push_back({"le", *le});
@@ -232,10 +274,10 @@ core::Result<std::vector<promql::Series>> StoreQuerier::Select(
 
 core::Result<std::vector<std::string>> StoreQuerier::LabelNames(
     std::span<const LabelMatcher> matchers, int64_t min_ms, int64_t max_ms) const {
-  auto series = Select(matchers, min_ms, max_ms, std::numeric_limits<int64_t>::max());
-  if (!series) return core::Unexpected(series.error());
+  const std::vector<promql::Series> series =
+      Collect(matchers, min_ms, max_ms, std::numeric_limits<int64_t>::max(), /*labels_only=*/true);
   std::set<std::string> names;
-  for (const promql::Series& s : *series) {
+  for (const promql::Series& s : series) {
     for (const core::Label& l : s.labels.items()) names.insert(l.name);
   }
   return std::vector<std::string>(names.begin(), names.end());
@@ -244,10 +286,10 @@ core::Result<std::vector<std::string>> StoreQuerier::LabelNames(
 core::Result<std::vector<std::string>> StoreQuerier::LabelValues(
     std::string_view name, std::span<const LabelMatcher> matchers, int64_t min_ms,
     int64_t max_ms) const {
-  auto series = Select(matchers, min_ms, max_ms, std::numeric_limits<int64_t>::max());
-  if (!series) return core::Unexpected(series.error());
+  const std::vector<promql::Series> series =
+      Collect(matchers, min_ms, max_ms, std::numeric_limits<int64_t>::max(), /*labels_only=*/true);
   std::set<std::string> values;
-  for (const promql::Series& s : *series) {
+  for (const promql::Series& s : series) {
     const std::string* v = s.labels.Get(name);
     if (v != nullptr && !v->empty()) values.insert(*v);
   }

@@ -56,6 +56,13 @@ class StoreQuerier final : public promql::Querier {
                                                      int64_t min_ms, int64_t max_ms) const override;
 
  private:
+  // Select's work. With `labels_only`, each series carries one sample (any in
+  // the window) instead of its points: LabelNames and LabelValues need only
+  // which series have data, and skip the running-sum computation.
+  std::vector<promql::Series> Collect(std::span<const promql::LabelMatcher> matchers,
+                                      int64_t min_ms, int64_t max_ms, int64_t max_samples,
+                                      bool labels_only) const;
+
   const store::SeriesStore& store_;
   const std::string project_;
   const bool include_project_;

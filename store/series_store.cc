@@ -604,6 +604,13 @@ std::vector<MetricInfo> SeriesStore::ListMetrics(std::string_view project) const
 std::vector<SeriesRead> SeriesStore::ReadMetric(
     std::string_view project, std::string_view name, int64_t from_ms, int64_t to_ms,
     const std::function<bool(const core::Labels&)>& keep) const {
+  return ReadMetric(project, name, from_ms, to_ms, {}, keep);
+}
+
+std::vector<SeriesRead> SeriesStore::ReadMetric(
+    std::string_view project, std::string_view name, int64_t from_ms, int64_t to_ms,
+    std::span<const IndexedMatcher> indexed,
+    const std::function<bool(const core::Labels&)>& keep, bool first_sample_only) const {
   std::vector<SeriesRead> out;
   const Shard& shard = ShardFor(project, name);
   std::string key(project);
@@ -612,7 +619,42 @@ std::vector<SeriesRead> SeriesStore::ReadMetric(
   std::shared_lock lock(shard.mu);
   auto mit = shard.metrics.find(key);
   if (mit == shard.metrics.end()) return out;
-  for (uint32_t local : mit->second.series) {
+  // Candidates: the metric's series (ascending local indexes), intersected
+  // with the union of postings of each indexed matcher's accepted values.
+  std::vector<uint32_t> narrowed;
+  const std::vector<uint32_t>* candidates = &mit->second.series;
+  if (!indexed.empty()) {
+    auto pit = shard.index.find(mit->second.project);
+    if (pit == shard.index.end()) return out;
+    narrowed = mit->second.series;
+    for (const IndexedMatcher& m : indexed) {
+      auto nit = pit->second.find(m.name);
+      if (nit == pit->second.end()) return out;
+      std::vector<uint32_t> accepted;
+      auto add = [&](const std::vector<uint32_t>& postings) {
+        std::vector<uint32_t> merged;
+        merged.reserve(accepted.size() + postings.size());
+        std::set_union(accepted.begin(), accepted.end(), postings.begin(), postings.end(),
+                       std::back_inserter(merged));
+        accepted = std::move(merged);
+      };
+      if (m.equals) {
+        auto vit = nit->second.find(*m.equals);
+        if (vit != nit->second.end()) accepted = vit->second;
+      } else {
+        for (const auto& [value, postings] : nit->second) {
+          if (!m.matches || m.matches(value)) add(postings);
+        }
+      }
+      std::vector<uint32_t> both;
+      std::set_intersection(narrowed.begin(), narrowed.end(), accepted.begin(), accepted.end(),
+                            std::back_inserter(both));
+      narrowed = std::move(both);
+      if (narrowed.empty()) return out;
+    }
+    candidates = &narrowed;
+  }
+  for (uint32_t local : *candidates) {
     const Series& s = shard.series[local];
     if (s.updated_at_ms == 0) continue;  // reserved, never committed
     if (keep && !keep(s.labels)) continue;
@@ -623,12 +665,32 @@ std::vector<SeriesRead> SeriesStore::ReadMetric(
     r.observation_sum = s.observation_sum;
     r.bucket_counts = s.bucket_counts;
     r.bounds = s.bounds;
-    for (const auto& block : s.blocks) {
-      if (block.empty() || block.back().ts_ms < from_ms) continue;
+    // Blocks are time-ordered: skip to the first that reaches from_ms.
+    auto first = std::partition_point(
+        s.blocks.begin(), s.blocks.end(),
+        [from_ms](const std::vector<Sample>& b) { return !b.empty() && b.back().ts_ms < from_ms; });
+    for (auto bit = first; bit != s.blocks.end(); ++bit) {
+      const auto& block = *bit;
+      if (block.empty()) continue;
       if (block.front().ts_ms > to_ms) break;
-      for (const Sample& sample : block) {
-        if (sample.ts_ms >= from_ms && sample.ts_ms <= to_ms) r.samples.push_back(sample);
+      auto lo = block.begin();
+      if (block.front().ts_ms < from_ms) {
+        lo = std::lower_bound(block.begin(), block.end(), from_ms,
+                              [](const Sample& x, int64_t ts) { return x.ts_ms < ts; });
       }
+      auto hi = block.end();
+      if (block.back().ts_ms > to_ms) {
+        hi = std::upper_bound(lo, block.end(), to_ms,
+                              [](int64_t ts, const Sample& x) { return ts < x.ts_ms; });
+      }
+      if (first_sample_only) {
+        if (lo != hi) {
+          r.samples.push_back(*lo);
+          break;
+        }
+        continue;
+      }
+      r.samples.insert(r.samples.end(), lo, hi);
     }
   }
   return out;

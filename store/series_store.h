@@ -106,6 +106,17 @@ struct EqualMatcher {
   std::string value;
 };
 
+// A condition on one stored tag that the label index can answer: the series
+// must carry tag `name` with a value for which `equals` (when set) or
+// `matches` holds. A series without the tag never qualifies, so callers pass
+// only conditions that reject the empty value (Prometheus' `a=""` or `a!="x"`
+// also match series without `a`: filter those with `keep` instead).
+struct IndexedMatcher {
+  std::string name;
+  std::optional<std::string> equals;                // exact value: one posting list
+  std::function<bool(std::string_view)> matches;    // else: tested once per distinct value
+};
+
 // One metric of a project (SeriesStore::ListMetrics).
 struct MetricInfo {
   std::string name;
@@ -208,6 +219,18 @@ class SeriesStore {
   std::vector<SeriesRead> ReadMetric(std::string_view project, std::string_view name,
                                      int64_t from_ms, int64_t to_ms,
                                      const std::function<bool(const core::Labels&)>& keep) const;
+
+  // As above, but first narrows the metric's series with the label index:
+  // only series satisfying every `indexed` matcher are considered (and then
+  // `keep`). Work is proportional to the distinct values of the matched tags
+  // and the series selected, not to the metric's series count. With
+  // `first_sample_only`, each series read holds at most its first sample in
+  // the window (label browsing: which series have data, not the data).
+  std::vector<SeriesRead> ReadMetric(std::string_view project, std::string_view name,
+                                     int64_t from_ms, int64_t to_ms,
+                                     std::span<const IndexedMatcher> indexed,
+                                     const std::function<bool(const core::Labels&)>& keep,
+                                     bool first_sample_only = false) const;
 
   // Drops whole blocks whose newest sample is older than `cutoff_ms`.
   // Aggregates are kept. Returns the number of samples dropped.

@@ -4,6 +4,8 @@
 
 #include <limits>
 #include <map>
+#include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -244,6 +246,85 @@ TEST_F(StoreQuerierTest, StopsCopyingPastMaxSamples) {
   for (const auto& s : *some) samples += s.samples.size();
   EXPECT_GT(samples, 25u);
   EXPECT_LT(samples, 200u);
+}
+
+// The label index must select exactly what filtering every series would:
+// random tags (some series lack a tag, a tag named `le` or `project` that gets
+// renamed) against random matchers of all four kinds, including ones that
+// match the empty value.
+TEST_F(StoreQuerierTest, IndexedMatchersSelectLikeAFullScan) {
+  std::mt19937 rng(7);
+  const std::vector<std::string> values = {"a", "b", "c", "ab", ""};
+  for (int i = 0; i < 300; ++i) {
+    std::vector<std::pair<std::string, std::string>> tags;
+    for (const char* key : {"x", "y", "le", "project"}) {
+      const std::string& v = values[rng() % values.size()];
+      if (!v.empty() && rng() % 3 != 0) tags.emplace_back(key, v);
+    }
+    static const std::vector<std::pair<std::string, store::MetricType>> kMetrics = {
+        {"lat", store::MetricType::kTiming},
+        {"temp", store::MetricType::kGauge},
+        {"hits", store::MetricType::kCounter}};
+    const auto& [name, type] = kMetrics[rng() % kMetrics.size()];
+    Add("acme", name, type, tags, 1000 + i, 5);
+  }
+  const StoreQuerier q(store_, "acme", true);
+  const std::vector<promql::Series> all = Select(q, {});
+  ASSERT_GT(all.size(), 300u);
+  const std::vector<MatchType> types = {MatchType::kEqual, MatchType::kNotEqual,
+                                        MatchType::kRegexMatch, MatchType::kRegexNoMatch};
+  const std::vector<std::string> names = {"x", "y", "le", "exported_le", "project",
+                                          "exported_project", "__name__"};
+  const std::vector<std::string> patterns = {"a", "b", "", "a.*", ".+", "ab|c", "temp",
+                                             "lat_bucket", "acme", "10"};
+  for (int round = 0; round < 400; ++round) {
+    std::vector<std::tuple<MatchType, std::string, std::string>> spec;
+    const int n = 1 + static_cast<int>(rng() % 3);
+    for (int k = 0; k < n; ++k) {
+      spec.emplace_back(types[rng() % types.size()], names[rng() % names.size()],
+                        patterns[rng() % patterns.size()]);
+    }
+    const std::vector<LabelMatcher> matchers = Matchers(spec);
+    std::string trace;
+    for (const auto& m : matchers) trace += m.ToString() + " ";
+    SCOPED_TRACE(trace);
+    std::vector<std::string> want;
+    for (const promql::Series& s : all) {
+      bool ok = true;
+      for (const LabelMatcher& m : matchers) {
+        const std::string* v = s.labels.Get(m.name());
+        ok = ok && m.Matches(v == nullptr ? std::string_view() : std::string_view(*v));
+      }
+      if (ok) want.push_back(promql::LabelsString(s.labels));
+    }
+    std::vector<std::string> got;
+    for (const promql::Series& s : Select(q, matchers)) got.push_back(promql::LabelsString(s.labels));
+    ASSERT_EQ(got, want);
+    // Label browsing sees the same series without their samples.
+    auto values_got = q.LabelValues("x", matchers, 0, kMax);
+    ASSERT_TRUE(values_got.has_value());
+    std::set<std::string> values_want;
+    for (const promql::Series& s : Select(q, matchers)) {
+      const std::string* v = s.labels.Get("x");
+      if (v != nullptr && !v->empty()) values_want.insert(*v);
+    }
+    EXPECT_EQ(*values_got, std::vector<std::string>(values_want.begin(), values_want.end()));
+  }
+}
+
+TEST_F(StoreQuerierTest, LabelBrowsingHonoursTheTimeWindow) {
+  Add("acme", "hits", store::MetricType::kCounter, {{"x", "early"}}, 1000, 1);
+  Add("acme", "hits", store::MetricType::kCounter, {{"x", "late"}}, 9000, 1);
+  const StoreQuerier q(store_, "acme", true);
+  auto early = q.LabelValues("x", {}, 0, 5000);
+  ASSERT_TRUE(early.has_value());
+  EXPECT_EQ(*early, std::vector<std::string>{"early"});
+  auto late = q.LabelValues("x", {}, 5000, 10000);
+  ASSERT_TRUE(late.has_value());
+  EXPECT_EQ(*late, std::vector<std::string>{"late"});
+  auto names = q.LabelNames({}, 2000, 3000);
+  ASSERT_TRUE(names.has_value());
+  EXPECT_TRUE(names->empty());
 }
 
 }  // namespace

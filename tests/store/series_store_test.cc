@@ -788,5 +788,54 @@ TEST(SeriesStoreTest, LateSamplesIntoGrowingAndFullBlocksStayOrdered) {
   EXPECT_EQ(st.Stats().samples, expected.size());
 }
 
+// ReadMetric's window cut must equal a filter over every sample, across block
+// boundaries and shared timestamps, and the index must narrow by tag.
+TEST(SeriesStoreTest, ReadMetricWindowAndIndexMatchAFullScan) {
+  SeriesStore store(SmallBlocks(4));
+  std::mt19937 rng(3);
+  std::map<std::string, std::vector<int64_t>> stamps;  // host -> timestamps
+  for (int i = 0; i < 400; ++i) {
+    const std::string host = "h" + std::to_string(rng() % 5);
+    const int64_t ts = 1000 + static_cast<int64_t>(rng() % 200) * 10;
+    MustAppend(store, "p1", "cpu", MetricType::kGauge, {{"host", host}}, ts, 1);
+    stamps[host].push_back(ts);
+  }
+  for (auto& [host, ts] : stamps) std::sort(ts.begin(), ts.end());
+  for (int round = 0; round < 200; ++round) {
+    const int64_t from = 900 + static_cast<int64_t>(rng() % 220) * 10;
+    const int64_t to = from + static_cast<int64_t>(rng() % 60) * 10;
+    const std::string host = "h" + std::to_string(rng() % 6);  // h5 does not exist
+    IndexedMatcher by_host;
+    by_host.name = "host";
+    by_host.equals = host;
+    IndexedMatcher by_regex;
+    by_regex.name = "host";
+    by_regex.matches = [&](std::string_view v) { return v == host; };
+    for (const IndexedMatcher& m : {by_host, by_regex}) {
+      auto reads = store.ReadMetric("p1", "cpu", from, to, std::span(&m, 1), {});
+      std::vector<int64_t> want;
+      for (int64_t ts : stamps[host]) {
+        if (ts >= from && ts <= to) want.push_back(ts);
+      }
+      if (stamps[host].empty()) {
+        EXPECT_THAT(reads, IsEmpty());
+        continue;
+      }
+      ASSERT_THAT(reads, SizeIs(1));
+      EXPECT_EQ(*reads[0].labels.Get("host"), host);
+      std::vector<int64_t> got;
+      for (const Sample& s : reads[0].samples) got.push_back(s.ts_ms);
+      EXPECT_EQ(got, want) << host << " [" << from << ", " << to << "]";
+      auto first = store.ReadMetric("p1", "cpu", from, to, std::span(&m, 1), {}, true);
+      ASSERT_THAT(first, SizeIs(1));
+      EXPECT_EQ(first[0].samples.size(), want.empty() ? 0u : 1u);
+    }
+  }
+  IndexedMatcher missing;
+  missing.name = "zone";
+  missing.equals = "a";
+  EXPECT_THAT(store.ReadMetric("p1", "cpu", 0, 1 << 30, std::span(&missing, 1), {}), IsEmpty());
+}
+
 }  // namespace
 }  // namespace store
