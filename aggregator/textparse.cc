@@ -394,8 +394,9 @@ core::Status Parser::ParseLabels(size_t* pos, size_t end, std::vector<LabelView>
       if (c == '"') break;
       if (c == '\\') {
         escaped = true;
+        if (p + 1 >= end) return Fail(quote, "unterminated label value");
+        high |= (static_cast<unsigned char>(in_[p + 1]) & 0x80) != 0;
         p += 2;
-        if (p > end) return Fail(quote, "unterminated label value");
       } else {
         high = true;
         ++p;

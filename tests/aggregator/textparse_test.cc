@@ -222,6 +222,7 @@ TEST(TextParseTest, BadInputs) {
       {"duplicate label", kProm, "foo{a=\"1\",a=\"2\"} 1\n", "duplicate label name, got \"a=\\\"2\\\"}\"", 1, 11},
       {"__name__ label", kProm, "foo{__name__=\"x\"} 1\n", "label __name__ in a label set", 1, 5},
       {"invalid utf-8", kProm, "foo{a=\"\xff\"} 1\n", "invalid UTF-8 in label value, got \"\\xff\\\"}\"", 1, 8},
+      {"invalid utf-8 after a backslash", kProm, "foo{a=\"\\\xa8\"} 1\n", "invalid UTF-8 in label value", 1, 8},
       {"invalid type", kProm, "# TYPE foo blah\n", "invalid metric type, got \"blah\"", 1, 12},
       {"missing type", kProm, "# TYPE foo\n", "expected a metric type after TYPE", 1, 11},
       {"om type in 0.0.4", kProm, "# TYPE foo gaugehistogram\n", "invalid metric type", 1, 12},
