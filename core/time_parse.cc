@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 
 namespace core {
 namespace {
@@ -148,6 +150,47 @@ Result<int64_t> UnixNumberToMs(double value) {
   double ms = value > 1e11 ? value : value * 1000.0;
   if (ms > 1e14) return Fail(ErrorCode::kInvalidRequest, "timestamp out of range");
   return static_cast<int64_t>(std::llround(ms));
+}
+
+bool IsPlainDate(std::string_view text) {
+  if (text.size() != 10 || text[4] != '-' || text[7] != '-') return false;
+  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
+    if (text[i] < '0' || text[i] > '9') return false;
+  }
+  return true;
+}
+
+Result<int64_t> ParseTimeParamMs(std::string_view text, int64_t now_ms) {
+  auto bad = [&] {
+    return Fail(ErrorCode::kInvalidRequest,
+                "invalid time '" + std::string(text.substr(0, 64)) +
+                    "' (use ISO 8601 like 2025-01-15T10:30:00Z or 2025-01-15, unix "
+                    "seconds/milliseconds, 'now' or a duration ago like -7d)");
+  };
+  if (text.empty()) return bad();
+  if (text == "now") return now_ms;
+  // "-1h", "-7d": a duration before now ("-5" alone is a negative unix time).
+  if (text.size() > 1 && text[0] == '-' &&
+      text.find_first_not_of("0123456789.", 1) != std::string_view::npos) {
+    auto ago = ParseDurationMs(text.substr(1));
+    if (!ago) return bad();
+    return now_ms - *ago;
+  }
+  if (text.size() >= 10 && text[4] == '-') {
+    auto iso = ParseIso8601Ms(text);
+    if (!iso) return bad();
+    return *iso;
+  }
+  if (text.size() > 40) return bad();
+  std::string copy(text);
+  char* end = nullptr;
+  double number = std::strtod(copy.c_str(), &end);
+  if (end != copy.c_str() + copy.size() || copy.find_first_of("xXnNiIpP") != std::string::npos) {
+    return bad();
+  }
+  auto ms = UnixNumberToMs(number);
+  if (!ms) return Fail(ErrorCode::kInvalidRequest, ms.error().message);
+  return *ms;
 }
 
 std::string FormatIso8601(int64_t unix_ms) {

@@ -21,6 +21,14 @@ Result<int64_t> ParseIso8601Ms(std::string_view text);
 // (fractions allowed) -> unix milliseconds. Rejects NaN/Inf and out-of-range values.
 Result<int64_t> UnixNumberToMs(double value);
 
+// A time query parameter in any form API.md section 1 allows: "now", a duration
+// before now ("-1h", "-7d"), ISO 8601 date-time or date ("2025-01-15" is its
+// midnight UTC), unix seconds or milliseconds (> 1e11). Errors name no param.
+Result<int64_t> ParseTimeParamMs(std::string_view text, int64_t now_ms);
+
+// True when `text` is a plain date "YYYY-MM-DD" (no time of day).
+bool IsPlainDate(std::string_view text);
+
 // Unix milliseconds -> "2025-01-15T10:30:00.123Z" (milliseconds only when non-zero).
 std::string FormatIso8601(int64_t unix_ms);
 
