@@ -1,5 +1,5 @@
 // The tally binary: `tally serve`, `tally check-config FILE`, `tally version`,
-// `tally promql-test FILE...`,
+// `tally promql-test FILE...`, `tally check-rules FILE...`, `tally test-rules FILE...`,
 // and the operator CLI (`tally accounts|projects|keys ...`).
 // main() only parses the command line and wires objects together.
 #include <CLI/CLI.hpp>
@@ -16,6 +16,7 @@
 #include "app/control_ops.h"
 #include "app/offset_clock.h"
 #include "app/promql_test_command.h"
+#include "app/rules_commands.h"
 #include "app/server.h"
 #include "app/version.h"
 #include "config/loader.h"
@@ -200,6 +201,14 @@ int main(int argc, char** argv) {
   promql_test->add_option("files", promql_test_files, "the .test files")->required();
   promql_test->add_flag("-v,--verbose", promql_test_verbose, "list every failure and skip");
 
+  std::vector<std::string> check_rules_files, test_rules_files;
+  auto* check_rules = cli.add_subcommand(
+      "check-rules", "validate Prometheus rule files like promtool check rules; exit 1 on any error");
+  check_rules->add_option("files", check_rules_files, "the rule files")->required();
+  auto* test_rules = cli.add_subcommand(
+      "test-rules", "run promtool rule unit-test files against tally's rule evaluation; exit 1 on any failure");
+  test_rules->add_option("files", test_rules_files, "the unit-test files")->required();
+
   CLI11_PARSE(cli, argc, argv);
   if (*serve) return Serve(serve_flags);
   const std::vector<std::pair<CLI::App*, const char*>> ops = {
@@ -218,6 +227,8 @@ int main(int argc, char** argv) {
     return app::RunControlCommand(*cfg, op, std::cout, std::cerr);
   }
   if (*check) return CheckConfig(check_path);
+  if (*check_rules) return app::RunCheckRules(check_rules_files, std::cout, std::cerr);
+  if (*test_rules) return app::RunTestRules(test_rules_files, std::cout, std::cerr);
   if (*promql_test) return app::RunPromqlTest(promql_test_files, promql_test_verbose, std::cout);
   if (*version) {
     std::cout << "tally " << app::kVersion << "\n";
