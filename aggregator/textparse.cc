@@ -198,7 +198,9 @@ core::Unexpected<core::Error> Parser::Fail(size_t at, std::string_view message) 
     --end;
   }
   if (end == at) {
-    msg.append(at >= in_.size() || in_[at] == '\n' ? ", got end of line" : ", got a space");
+    msg.append(at >= in_.size() || in_[at] == '\n' ? ", got end of line"
+               : in_[at] == ' '                     ? ", got a space"
+                                                    : ", got a tab");
   } else {
     msg.append(", got ");
     AppendQuoted(msg, in_.substr(at, end - at));
@@ -240,6 +242,9 @@ core::Result<Entry> Parser::Next() {
     } else {
       while (start < eol && Is(in_[start], kTokenEnd04)) ++start;
       if (start == eol) continue;  // blank line
+      // Prometheus reads leading blanks as part of the metric name.
+      // (before a comment they are skipped).
+      if (start != line_start_ && in_[start] != '#') return Fail(line_start_, "leading whitespace");
     }
     if (in_[start] == '#') return ParseComment(start, eol);
     return ParseSeries(start, eol);
@@ -305,6 +310,8 @@ core::Result<Entry> Parser::ParseComment(size_t start, size_t end) {
     }
     ++p;
     if (!om) skip_ws();
+  } else if (om && entry != Entry::kType) {
+    return Fail(p, "expected a space and text after the metric name in " + std::string(kw));
   }
   std::string_view text = in_.substr(p, end - p);
   switch (entry) {
@@ -318,9 +325,6 @@ core::Result<Entry> Parser::ParseComment(size_t start, size_t end) {
       if (!core::IsValidUtf8(text)) return Fail(p, "help text is not valid UTF-8");
       return entry;
     case Entry::kType: {
-      if (!om) {
-        while (!text.empty() && Is(text.back(), kTokenEnd04)) text.remove_suffix(1);
-      }
       static constexpr std::pair<std::string_view, MetricType> kPromTypes[] = {
           {"counter", MetricType::kCounter},     {"gauge", MetricType::kGauge},
           {"histogram", MetricType::kHistogram}, {"summary", MetricType::kSummary},
@@ -348,12 +352,19 @@ core::Result<Entry> Parser::ParseComment(size_t start, size_t end) {
       }
       return Fail(p, text.empty() ? "expected a metric type after TYPE" : "invalid metric type");
     }
-    case Entry::kUnit:
+    case Entry::kUnit: {
       for (size_t i = 0; i < text.size(); ++i) {
         if (!Is(text[i], kNameChar)) return Fail(p + i, "invalid character in unit");
       }
+      // As Prometheus: the family name must end in "_<unit>".
+      const std::string_view m = metric_name_;
+      if (!text.empty() && (m.size() < text.size() + 1 || !m.ends_with(text) ||
+                            m[m.size() - text.size() - 1] != '_')) {
+        return Fail(name_start, "unit is not a suffix of the metric name");
+      }
       text_ = text;
       return entry;
+    }
     default:
       return entry;
   }
@@ -415,6 +426,7 @@ core::Status Parser::ParseLabels(size_t* pos, size_t end, std::vector<LabelView>
     skip_ws();
     if (p < end && in_[p] == ',') {
       ++p;
+      if (om && p < end && in_[p] == '}') return Fail(p, "expected label name after ','");
       continue;
     }
     if (p < end && in_[p] == '}') {
@@ -463,6 +475,11 @@ core::Result<Entry> Parser::ParseSeries(size_t start, size_t end) {
   while (p < end && Is(in_[p], kNameChar)) ++p;
   metric_name_ = in_.substr(start, p - start);
   bool braces = false;
+  if (!om) {
+    size_t q = p;  // 0.0.4 allows blanks between the name and '{'
+    while (q < end && Is(in_[q], kTokenEnd04)) ++q;
+    if (q < end && in_[q] == '{') p = q;
+  }
   if (p < end && in_[p] == '{') {
     if (auto s = ParseLabels(&p, end, &labels_, true); !s) return core::Unexpected(s.error());
     braces = true;
@@ -519,7 +536,7 @@ core::Result<Entry> Parser::ParseSeries(size_t start, size_t end) {
     if (p < end) {
       tok = p;
       while (p < end && !Is(in_[p], kTokenEnd04)) ++p;
-      if (!ParseGoInt(in_.substr(tok, p - tok), &timestamp_ms_)) {
+      if (in_[tok] == '+' || in_[tok] == '-' || !ParseGoInt(in_.substr(tok, p - tok), &timestamp_ms_)) {
         return Fail(tok, "invalid timestamp (integer milliseconds)");
       }
       has_timestamp_ = true;

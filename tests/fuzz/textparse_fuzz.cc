@@ -108,6 +108,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       text += "} ";
       AppendValue(text, p.Value());
+      if (s.has_ts && s.ts < 0) continue;  // 0.0.4 timestamps are digits only
       if (s.has_ts) text += " " + std::to_string(s.ts);
       text += '\n';
       again.Reset(text, textparse::Format::kPrometheus);
