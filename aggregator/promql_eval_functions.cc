@@ -111,6 +111,12 @@ double Seconds(int64_t a, int64_t b) {
   return (static_cast<double>(a) - static_cast<double>(b)) / 1000;
 }
 
+// Go's time.Duration.Seconds() of a duration in milliseconds: whole seconds
+// plus the fraction, each converted on its own.
+double GoDurationSeconds(int64_t ms) {
+  return static_cast<double>(ms / 1000) + static_cast<double>((ms % 1000) * 1'000'000) / 1e9;
+}
+
 // rate(), increase() and delta(): the change over the window, corrected for
 // counter resets and extrapolated towards the window's ends.
 bool ExtrapolatedRate(std::span<const Sample> s, const RangeCtx& c, bool is_counter, bool is_rate,
@@ -137,9 +143,12 @@ bool ExtrapolatedRate(std::span<const Sample> s, const RangeCtx& c, bool is_coun
   double interval = sampled;
   interval += to_start < threshold ? to_start : avg_step / 2;
   interval += to_end < threshold ? to_end : avg_step / 2;
-  result = result * (interval / sampled);
-  if (is_rate) result /= static_cast<double>(c.range_ms) / 1000;
-  *out = result;
+  // Prometheus' order of operations (factor first, then one multiplication):
+  // another order differs in the last bit, which histogram_quantile can turn
+  // into a different bucket (rank == count in one engine, > in the other).
+  double factor = interval / sampled;
+  if (is_rate) factor /= GoDurationSeconds(c.range_ms);
+  *out = result * factor;
   return true;
 }
 
