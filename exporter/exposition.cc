@@ -29,6 +29,8 @@ std::string_view PrometheusType(store::MetricType type) {
     case store::MetricType::kGauge: return "gauge";
     case store::MetricType::kTiming:
     case store::MetricType::kDistribution: return "histogram";
+    case store::MetricType::kScraped:
+    case store::MetricType::kRecorded: return "untyped";
   }
   return "untyped";
 }
@@ -39,6 +41,8 @@ std::string Help(std::string_view name, store::MetricType type) {
     case store::MetricType::kGauge: return "Reported gauge " + std::string(name) + " (latest value)";
     case store::MetricType::kTiming: return "Reported timing " + std::string(name) + " (milliseconds)";
     case store::MetricType::kDistribution: return "Reported distribution " + std::string(name);
+    case store::MetricType::kScraped: return "Scraped " + std::string(name);
+    case store::MetricType::kRecorded: return "Recorded by a rule: " + std::string(name);
   }
   return std::string(name);
 }
@@ -179,7 +183,10 @@ void StoreExposition::RenderText(std::string& out) const {
         Chunk& c = chunks.back();
         std::string& text = arena;
         labels.clear();
-        AppendLabelsOpen(labels, current.project, s.labels, include_project,
+        // Recorded series carry their whole label set (often a `project` of
+        // their own, from `sum by (project)`): no label is added.
+        AppendLabelsOpen(labels, current.project, s.labels,
+                         include_project && store::IsReportable(current.type),
                          PrometheusType(current.type) == "histogram");
         switch (current.type) {
           case store::MetricType::kCounter:
@@ -187,6 +194,14 @@ void StoreExposition::RenderText(std::string& out) const {
             break;
           case store::MetricType::kGauge:
             AppendSample(text, c.family, "", labels, s.last_value);
+            break;
+          case store::MetricType::kScraped:
+            break;  // the exporters' own data: Prometheus scrapes them itself
+          case store::MetricType::kRecorded:
+            // A series a rule stopped producing ends with a staleness marker.
+            if (!store::IsStaleMarker(s.last_value)) {
+              AppendSample(text, c.family, "", labels, s.last_value);
+            }
             break;
           case store::MetricType::kTiming:
           case store::MetricType::kDistribution: {

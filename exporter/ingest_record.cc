@@ -94,7 +94,7 @@ core::Result<DecodedIngestRecord> DecodeIngestRecord(std::string_view payload) {
     if (!r.Byte(flags) || flags > 1) return bad("point flags");
     if (flags == 1 && !r.Bytes(name)) return bad("point name");
     if (i == 0 && flags != 1) return bad("first point without a name");
-    if (!r.Byte(type) || type > static_cast<uint8_t>(store::MetricType::kDistribution)) {
+    if (!r.Byte(type) || type > static_cast<uint8_t>(store::kLastMetricType)) {
       return bad("point type");
     }
     if (!r.Varint(nl) || nl > payload.size()) return bad("label count");

@@ -57,7 +57,7 @@ bool DecodeSeries(std::string_view payload, store::SeriesState& s) {
   uint8_t type;
   uint64_t n, v;
   if (!r.Bytes(s.project) || !r.Bytes(s.name) || !r.Byte(type) ||
-      type > static_cast<uint8_t>(store::MetricType::kDistribution) || !r.Varint(n) ||
+      type > static_cast<uint8_t>(store::kLastMetricType) || !r.Varint(n) ||
       n > payload.size()) {
     return false;
   }

@@ -26,7 +26,9 @@ struct Family {
 // The exposed series families of one stored metric.
 std::vector<Family> FamiliesOf(const store::MetricInfo& metric) {
   switch (metric.type) {
-    case store::MetricType::kGauge: return {{metric.name, Kind::kLevel}};
+    case store::MetricType::kGauge:
+    case store::MetricType::kScraped:
+    case store::MetricType::kRecorded: return {{metric.name, Kind::kLevel}};
     case store::MetricType::kCounter:
       return {{exporter::ExposedName(metric.name, metric.type), Kind::kCounter}};
     case store::MetricType::kTiming:
@@ -160,14 +162,15 @@ std::vector<promql::Series> StoreQuerier::Collect(std::span<const LabelMatcher> 
   std::vector<promql::Series> out;
   if (min_ms > max_ms) return out;
   int64_t held = 0;
-  // The `project` label is the same on every series: a matcher on it decides
-  // the whole query.
-  if (include_project_) {
-    for (const LabelMatcher& m : matchers) {
-      if (m.name() == "project" && !m.Matches(project_)) return out;
-    }
+  // Reported series carry the same `project` label: a matcher on it decides
+  // all of them. Scraped and recorded series keep their own labels.
+  bool project_matches = true;
+  for (const LabelMatcher& m : matchers) {
+    if (m.name() == "project" && !m.Matches(project_)) project_matches = false;
   }
   for (const store::MetricInfo& metric : store_.ListMetrics(project_)) {
+    const bool add_project = include_project_ && store::IsReportable(metric.type);
+    if (add_project && !project_matches) continue;
     std::vector<Family> families = FamiliesOf(metric);
     std::erase_if(families, [&](const Family& f) { return !NameMatches(matchers, f.name); });
     if (families.empty()) continue;
@@ -185,10 +188,10 @@ std::vector<promql::Series> StoreQuerier::Collect(std::span<const LabelMatcher> 
       tag_matchers |= m.name() != "__name__" && !(histogram && m.name() == "le");
     }
     const std::vector<store::IndexedMatcher> indexed = IndexedMatchers(matchers, histogram,
-                                                                       include_project_);
+                                                                       add_project);
     auto keep = [&](const core::Labels& tags) {
       if (!tag_matchers) return true;
-      const core::Labels exposed(ExposedTags(project_, include_project_, tags, histogram));
+      const core::Labels exposed(ExposedTags(project_, add_project, tags, histogram));
       for (const LabelMatcher& m : matchers) {
         if (m.name() == "__name__" || (histogram && m.name() == "le")) continue;
         const std::string* v = exposed.Get(m.name());
@@ -202,7 +205,7 @@ std::vector<promql::Series> StoreQuerier::Collect(std::span<const LabelMatcher> 
       if (labels_only && read.samples.empty()) continue;
       const std::vector<Group> groups = GroupByTime(read.samples);
       const std::vector<core::Label> tags =
-          ExposedTags(project_, include_project_, read.labels, histogram);
+          ExposedTags(project_, add_project, read.labels, histogram);
       auto emit = [&](const std::string& name, const std::string* le,
                       std::vector<promql::Sample> points) {
         if (points.empty()) return;

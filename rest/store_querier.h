@@ -9,6 +9,8 @@
 //                       name_sum, name_count running sums at each observation
 //                       name{tags}          the raw observations (for
 //                                           quantile_over_time)
+//   scraped/recorded    name{labels}        the samples as taken, staleness
+//                                           markers included, no `project` label
 //
 // Names and labels follow exporter/exposition.h (ExposedName, ExposedLabelName,
 // the `project` label when exposition.include_project_label, bucket bounds from

@@ -175,6 +175,8 @@ int64_t ApplySample(Series& s, const PointView& p, int64_t now_ms, size_t block_
       s.counter_total += p.value;
       break;
     case MetricType::kGauge:
+    case MetricType::kScraped:
+    case MetricType::kRecorded:
       break;
     case MetricType::kTiming:
     case MetricType::kDistribution: {

@@ -207,6 +207,21 @@ TEST_F(ExpositionTest, CountersAreCumulativeWithTotalSuffix) {
   EXPECT_THAT(Samples("requests"), IsEmpty());
 }
 
+TEST_F(ExpositionTest, RecordedSeriesAreExposedAsTheyAreAndScrapedOnesNot) {
+  Append("p", "job:errors:rate5m", MetricType::kRecorded, {{"job", "api"}, {"project", "acme"}},
+         0.25);
+  Append("p", "job:errors:rate5m", MetricType::kRecorded, {{"job", "db"}}, 1, kNow - 1000);
+  Append("p", "job:errors:rate5m", MetricType::kRecorded, {{"job", "db"}}, store::StaleMarker());
+  Append("p", "node_load1", MetricType::kScraped, {{"instance", "h:9100"}, {"job", "node"}}, 3);
+  const std::string text = Render();
+  EXPECT_THAT(text, HasSubstr("# TYPE job:errors:rate5m untyped\n"));
+  EXPECT_EQ(Value("job:errors:rate5m", {{"job", "api"}, {"project", "acme"}}), "0.25");
+  // The rule stopped producing job="db": its staleness marker hides it.
+  EXPECT_EQ(Value("job:errors:rate5m", {{"job", "db"}}), "<missing>");
+  EXPECT_THAT(Samples("node_load1"), IsEmpty());
+  EXPECT_THAT(text, Not(HasSubstr("node_load1")));
+}
+
 TEST_F(ExpositionTest, CountersStayCumulativePastRetention) {
   store::SeriesStoreOptions options;
   options.block_capacity = 1;

@@ -247,7 +247,7 @@ TEST(IngestRecordTest, MalformedFieldsAreNamed) {
       {"point count beyond the payload", with(5, 100), "point count"},
       {"point flags 2", with(6, 2), "point flags"},
       {"first point without a name", with(6, 0), "first point without a name"},
-      {"point type 4", with(9, 4), "point type"},
+      {"point type 6", with(9, 6), "point type"},
       {"overlong varint", std::string("\x01") + std::string(10, '\x80') + "\x01", "header"},
       {"string longer than the payload", std::string("\x01\x05\x7f", 3), "header"},
       {"label count beyond the payload", with(10, 0x7f), "label count"},

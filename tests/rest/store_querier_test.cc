@@ -248,6 +248,23 @@ TEST_F(StoreQuerierTest, StopsCopyingPastMaxSamples) {
   EXPECT_LT(samples, 200u);
 }
 
+TEST_F(StoreQuerierTest, ScrapedAndRecordedSeriesKeepTheirLabelsAndStaleMarkers) {
+  Add("acme", "up", store::MetricType::kScraped, {{"instance", "h:1"}, {"job", "node"}}, 1000, 1);
+  Add("acme", "up", store::MetricType::kScraped, {{"instance", "h:1"}, {"job", "node"}}, 2000,
+      store::StaleMarker());
+  Add("acme", "cost:sum", store::MetricType::kRecorded, {{"project", "other"}}, 1000, 7);
+  const StoreQuerier q(store_, "acme", true);
+  auto up = Select(q, Matchers({{MatchType::kEqual, "__name__", "up"}}));
+  ASSERT_EQ(up.size(), 1u);
+  EXPECT_EQ(promql::LabelsString(up[0].labels), R"({__name__="up", instance="h:1", job="node"})");
+  ASSERT_EQ(up[0].samples.size(), 2u);
+  EXPECT_TRUE(store::IsStaleMarker(up[0].samples[1].v));
+  // Their own `project` label is matched, not the querier's.
+  EXPECT_EQ(Select(q, Matchers({{MatchType::kEqual, "project", "other"}})).size(), 1u);
+  EXPECT_EQ(Select(q, Matchers({{MatchType::kEqual, "project", "acme"}})).size(), 0u);
+  EXPECT_EQ(Select(q, Matchers({{MatchType::kEqual, "job", "node"}})).size(), 1u);
+}
+
 // The label index must select exactly what filtering every series would:
 // random tags (some series lack a tag, a tag named `le` or `project` that gets
 // renamed) against random matchers of all four kinds, including ones that

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace store {
 namespace {
 
@@ -18,10 +20,25 @@ TEST(MetricTypeTest, NamesRoundTrip) {
 }
 
 TEST(MetricTypeTest, UnknownNamesAreRejected) {
-  for (std::string_view name : {"", "Counter", "histogram", "summary", "gauge ", "c"}) {
+  for (std::string_view name : {"", "Counter", "histogram", "summary", "gauge ", "c",
+                                "scraped", "recorded"}) {
     SCOPED_TRACE(std::string(name));
     EXPECT_EQ(ParseMetricType(name), std::nullopt);
   }
+}
+
+TEST(MetricTypeTest, OnlyClientTypesAreReportable) {
+  EXPECT_TRUE(IsReportable(MetricType::kTiming));
+  EXPECT_FALSE(IsReportable(MetricType::kScraped));
+  EXPECT_FALSE(IsReportable(MetricType::kRecorded));
+  EXPECT_EQ(MetricTypeName(MetricType::kRecorded), "recorded");
+}
+
+TEST(StaleMarkerTest, IsOneNaNBitPattern) {
+  EXPECT_TRUE(IsStaleMarker(StaleMarker()));
+  EXPECT_TRUE(std::isnan(StaleMarker()));
+  EXPECT_FALSE(IsStaleMarker(std::nan("")));
+  EXPECT_FALSE(IsStaleMarker(0.0));
 }
 
 }  // namespace
