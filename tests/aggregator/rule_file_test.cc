@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <random>
 #include <string>
 
 namespace rules {
@@ -126,6 +127,46 @@ TEST(RuleFileTest, RejectsMalformedYamlAndShapes) {
   ASSERT_EQ(missing.errors.size(), 1u);
   EXPECT_NE(missing.errors[0].message.find("No such file"), std::string::npos)
       << missing.errors[0].message;
+}
+
+// Mutated copies of a valid file load or fail with positioned errors, never crash.
+TEST(RuleFileTest, SurvivesMutations) {
+  const std::string base = R"(groups:
+  - name: g
+    interval: 1m
+    rules:
+      - record: a:b
+        expr: sum by (x) (rate(y[5m]))
+      - alert: A
+        expr: a:b > 1
+        for: 5m
+        labels: {s: '{{ $labels.x }}'}
+        annotations: {d: '{{ $value | humanize }}'}
+)";
+  const std::string chars = "{}[]:-'\" \n#&*!|>%@`,?";
+  std::mt19937 rng(7);
+  for (int i = 0; i < 3000; ++i) {
+    std::string text = base;
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int k = 0; k < edits; ++k) {
+      const size_t pos = rng() % text.size();
+      switch (rng() % 3) {
+        case 0:
+          text[pos] = chars[rng() % chars.size()];
+          break;
+        case 1:
+          text.erase(pos, 1 + rng() % 5);
+          break;
+        default:
+          text.insert(pos, 1, chars[rng() % chars.size()]);
+      }
+    }
+    RuleFileLoad load = ParseRuleFile("m.yml", text);
+    for (const auto& e : load.errors) {
+      EXPECT_FALSE(e.message.empty()) << text;
+      EXPECT_GT(e.line, 0) << e.ToString() << "\n" << text;
+    }
+  }
 }
 
 TEST(RuleFileTest, MetricNames) {

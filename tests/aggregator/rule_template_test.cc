@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <limits>
+#include <random>
 
 #include "aggregator/template.h"
 
@@ -134,6 +135,75 @@ TEST(TemplateTest, HumanizeHelpers) {
   EXPECT_EQ(HumanizeDuration(1.5), "1.5s");
   EXPECT_EQ(HumanizeDuration(-61), "-1m 1s");
   EXPECT_EQ(HumanizePercentage(1), "100%");
+}
+
+// Random templates built from the syntax's characters and words must parse or
+// fail cleanly, and render or fail cleanly (run under ASan in the sanitizer
+// build).
+TEST(TemplateTest, SurvivesGarbage) {
+  const std::vector<std::string> pieces = {"{{",
+                                           "}}",
+                                           "{{-",
+                                           " -}}",
+                                           "$",
+                                           "$labels",
+                                           ".job",
+                                           ".",
+                                           "|",
+                                           "(",
+                                           ")",
+                                           "\"",
+                                           "`",
+                                           "'",
+                                           " ",
+                                           "-",
+                                           "1",
+                                           "2.5",
+                                           "if",
+                                           "else",
+                                           "end",
+                                           "range",
+                                           "with",
+                                           ":=",
+                                           "=",
+                                           ",",
+                                           "humanize",
+                                           "printf",
+                                           "\"%d\"",
+                                           "\"%.2f\"",
+                                           "gt",
+                                           "eq",
+                                           "and",
+                                           "not",
+                                           "index",
+                                           "len",
+                                           "$value",
+                                           "/*",
+                                           "*/",
+                                           "\n",
+                                           "x",
+                                           "$x",
+                                           "reReplaceAll",
+                                           "\"(.*)\"",
+                                           "title",
+                                           "true",
+                                           "nil"};
+  std::mt19937 rng(42);
+  int parsed = 0, rendered = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string text;
+    const int n = static_cast<int>(rng() % 16);
+    for (int k = 0; k < n; ++k) text += pieces[rng() % pieces.size()];
+    auto t = Template::Parse("__alert_X", text);
+    if (!t) {
+      EXPECT_EQ(t.error().message.rfind("template: __alert_X:", 0), 0u) << text;
+      continue;
+    }
+    ++parsed;
+    if (t->Execute(Data(1.5))) ++rendered;
+  }
+  EXPECT_GT(parsed, 1000);
+  EXPECT_GT(rendered, 500);
 }
 
 }  // namespace
