@@ -126,10 +126,62 @@ json NullableStr(const store::Dictionary* dict, uint32_t code) {
 
 // ---- /costs ------------------------------------------------------------------------
 
-json Costs(const store::EventStore& store, std::string_view project, const CostsQuery& q) {
+namespace {
+
+const std::vector<std::string> kTotalsColumns = {"total_cost", "total_events", "total_input_tokens",
+                                                 "total_output_tokens", "avg_latency_ms"};
+
+std::vector<std::string> CostsColumns(CostsGroupBy g) {
+  std::vector<std::string> head;
+  switch (g) {
+    case CostsGroupBy::kNone: break;
+    case CostsGroupBy::kEntity: head = {"entity_type", "entity_id"}; break;
+    case CostsGroupBy::kModel: head = {"model"}; break;
+    case CostsGroupBy::kProvider: head = {"provider"}; break;
+    case CostsGroupBy::kDay:
+    case CostsGroupBy::kWeek:
+    case CostsGroupBy::kMonth: head = {"date"}; break;
+    case CostsGroupBy::kTag: head = {"tag_key", "tag_value"}; break;
+  }
+  head.insert(head.end(), kTotalsColumns.begin(), kTotalsColumns.end());
+  return head;
+}
+
+void AddTotals(RowTable& t, const Totals& x) {
+  t.Double(NanoToUsd(x.cost_nano));
+  t.Uint(x.events);
+  t.Uint(x.input_tokens);
+  t.Uint(x.output_tokens);
+  if (x.latency_count > 0) {
+    t.Double(x.latency_sum / static_cast<double>(x.latency_count));
+  } else {
+    t.Null();
+  }
+}
+
+void StrOrNull(RowTable& t, const store::Dictionary* dict, uint32_t code) {
+  if (code == store::Dictionary::kEmpty) {
+    t.Null();
+  } else {
+    t.Str(Str(dict, code));
+  }
+}
+
+}  // namespace
+
+std::string CostsResult::Json() const {
+  std::string out = "{\"data\":";
+  out += data.Json();
+  out += ",\"summary\":";
+  out += summary.dump(-1, ' ', false, json::error_handler_t::replace);
+  out += '}';
+  return out;
+}
+
+CostsResult Costs(const store::EventStore& store, std::string_view project, const CostsQuery& q) {
   const store::Dictionary* dict = store.dict(project);
   scan::ResolvedFilter rf = Resolve(dict, q.filter);
-  json data = json::array();
+  RowTable data(CostsColumns(q.group_by));
   Totals all;
   auto key_pair = [&](uint64_t k) { return std::pair<uint32_t, uint32_t>(k >> 32, k & 0xffffffffu); };
   switch (q.group_by) {
@@ -138,7 +190,7 @@ json Costs(const store::EventStore& store, std::string_view project, const Costs
         return uint64_t{0};
       });
       all = g.all;
-      if (all.events > 0) data.push_back(TotalsJson(all));
+      if (all.events > 0) AddTotals(data, all);
       break;
     }
     case CostsGroupBy::kEntity: {
@@ -152,11 +204,12 @@ json Costs(const store::EventStore& store, std::string_view project, const Costs
         if (ta != tb) return Str(dict, ta) < Str(dict, tb);
         return Str(dict, ia) < Str(dict, ib);
       });
+      data.Reserve(order.size());
       for (uint32_t i : order) {
         auto [t, id] = key_pair(g.index.key(i));
-        json row = {{"entity_type", NullableStr(dict, t)}, {"entity_id", NullableStr(dict, id)}};
-        row.update(TotalsJson(g.totals[i]));
-        data.push_back(std::move(row));
+        StrOrNull(data, dict, t);
+        StrOrNull(data, dict, id);
+        AddTotals(data, g.totals[i]);
       }
       break;
     }
@@ -171,10 +224,8 @@ json Costs(const store::EventStore& store, std::string_view project, const Costs
         return Str(dict, g.index.key(a)) < Str(dict, g.index.key(b));
       });
       for (uint32_t i : order) {
-        json row = {{by_model ? "model" : "provider",
-                     NullableStr(dict, static_cast<uint32_t>(g.index.key(i)))}};
-        row.update(TotalsJson(g.totals[i]));
-        data.push_back(std::move(row));
+        StrOrNull(data, dict, static_cast<uint32_t>(g.index.key(i)));
+        AddTotals(data, g.totals[i]);
       }
       break;
     }
@@ -194,9 +245,8 @@ json Costs(const store::EventStore& store, std::string_view project, const Costs
         return static_cast<int64_t>(g.index.key(a)) < static_cast<int64_t>(g.index.key(b));
       });
       for (uint32_t i : order) {
-        json row = {{"date", FormatDate(static_cast<int64_t>(g.index.key(i)))}};
-        row.update(TotalsJson(g.totals[i]));
-        data.push_back(std::move(row));
+        data.Str(FormatDate(static_cast<int64_t>(g.index.key(i))));
+        AddTotals(data, g.totals[i]);
       }
       break;
     }
@@ -213,19 +263,17 @@ json Costs(const store::EventStore& store, std::string_view project, const Costs
         return Str(dict, g.index.key(a)) < Str(dict, g.index.key(b));
       });
       for (uint32_t i : order) {
-        json row = {{"tag_key", q.tag_key},
-                    {"tag_value", NullableStr(dict, static_cast<uint32_t>(g.index.key(i)))}};
-        row.update(TotalsJson(g.totals[i]));
-        data.push_back(std::move(row));
+        data.Str(q.tag_key);
+        StrOrNull(data, dict, static_cast<uint32_t>(g.index.key(i)));
+        AddTotals(data, g.totals[i]);
       }
       break;
     }
   }
-  return {{"data", std::move(data)},
-          {"summary",
-           {{"total_cost", NanoToUsd(all.cost_nano)},
-            {"total_events", all.events},
-            {"period", q.period}}}};
+  json summary = {{"total_cost", NanoToUsd(all.cost_nano)},
+                  {"total_events", all.events},
+                  {"period", q.period}};
+  return CostsResult{std::move(data), std::move(summary)};
 }
 
 // ---- /costs/timeseries ---------------------------------------------------------------

@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rest/analytics_table.h"
 #include "rest/analytics_time.h"
 #include "store/event_store.h"
 
@@ -47,11 +48,17 @@ struct CostsQuery {
   nlohmann::json period;  // echoed as summary.period
 };
 
-// {data: [...], summary: {total_cost, total_events, period}}. Groups are in
-// descending cost (then by key) except day/week/month, which are ascending by
-// date; only groups with events appear.
-nlohmann::json Costs(const store::EventStore& store, std::string_view project,
-                     const CostsQuery& q);
+struct CostsResult {
+  RowTable data;           // the group columns, then total_cost, total_events, ...
+  nlohmann::json summary;  // {total_cost, total_events, period}
+  // {"data":[...],"summary":{...}}
+  std::string Json() const;
+};
+
+// Groups are in descending cost (then by key) except day/week/month, which are
+// ascending by date; only groups with events appear. Rows are rendered without
+// a JSON document (group_by=entity may have many thousands).
+CostsResult Costs(const store::EventStore& store, std::string_view project, const CostsQuery& q);
 
 // {data: [{timestamp, cost, events, input_tokens, output_tokens}], interval}:
 // every bucket from the one holding the start to the one holding end - 1,

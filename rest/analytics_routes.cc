@@ -229,23 +229,15 @@ class AnalyticsApi {
     if (!filter) return core::Unexpected(filter.error());
     q.filter = std::move(*filter);
     q.period = Period(call.req, q.filter.range, "start_date", "end_date");
-    json out = Costs(*o_.store, project, q);
-    if (!*csv) {
-      WriteJson(resp, 200, out);
-      return {};
+    CostsResult out = Costs(*o_.store, project, q);
+    resp.status = 200;
+    if (*csv) {
+      resp.content_type = kCsvContentType;
+      resp.body = out.data.Csv();
+    } else {
+      resp.content_type = "application/json";
+      resp.body = out.Json();
     }
-    std::vector<std::string> head;
-    switch (q.group_by) {
-      case CostsGroupBy::kNone: break;
-      case CostsGroupBy::kEntity: head = {"entity_type", "entity_id"}; break;
-      case CostsGroupBy::kModel: head = {"model"}; break;
-      case CostsGroupBy::kProvider: head = {"provider"}; break;
-      case CostsGroupBy::kDay:
-      case CostsGroupBy::kWeek:
-      case CostsGroupBy::kMonth: head = {"date"}; break;
-      case CostsGroupBy::kTag: head = {"tag_key", "tag_value"}; break;
-    }
-    WriteCsv(resp, out["data"], With(head, kTotalsColumns));
     return {};
   }
 
