@@ -8,7 +8,11 @@
 #include <spdlog/spdlog.h>
 
 #include "app/version.h"
+#include "config/prices_loader.h"
 #include "core/http_server.h"
+#include "exporter/event_metrics.h"
+#include "exporter/event_record.h"
+#include "exporter/event_service.h"
 #include "exporter/exposition.h"
 #include "exporter/idempotency.h"
 #include "exporter/ingest_service.h"
@@ -16,6 +20,7 @@
 #include "app/control_ops.h"
 #include "rest/account_routes.h"
 #include "rest/durable_idempotency.h"
+#include "rest/event_routes.h"
 #include "rest/key_authenticator.h"
 #include "rest/metrics_routes.h"
 #include "rest/prometheus_api_routes.h"
@@ -25,6 +30,7 @@
 #include "rest/system_routes.h"
 #include "rest/usage_meter.h"
 #include "core/env.h"
+#include "store/event_store.h"
 #include "store/series_store.h"
 #include "store/wal.h"
 
@@ -135,6 +141,11 @@ struct Server::Parts {
   std::unique_ptr<exporter::StoreExposition> store_exposition;
   std::unique_ptr<exporter::IngestService> ingest;
   exporter::IdempotencyCache idempotency;
+  // LLM call events: the store, the price table, the /metrics series, ingest.
+  std::unique_ptr<store::EventStore> events;
+  exporter::PriceBook prices;
+  std::unique_ptr<exporter::LlmMetrics> llm_metrics;
+  std::unique_ptr<exporter::EventService> event_ingest;
   // Control plane: accounts, projects, keys (SQLite), and what reads it per request.
   std::unique_ptr<control::ControlPlane> control;
   std::unique_ptr<rest::KeyAuthenticator> key_auth;       // auth.enabled
@@ -172,6 +183,9 @@ core::Status Server::OpenWal() {
       for (auto& e : (*snapshot)->idempotency) {
         p.idempotency.Restore(e.project, e.key, e.body_hash, std::move(e.response), e.created_ms);
       }
+      for (const std::string& events : (*snapshot)->event_records) {
+        if (auto st = p.event_ingest->Replay(exporter::kWalRecordEvents, events); !st) return st;
+      }
       const double seconds = static_cast<double>(clock_.MonotonicNs() - load_ns) / 1e9;
       p.snapshots.load_seconds.store(seconds);
       spdlog::info("snapshot: loaded {} ({} series, {} samples, {} bytes) in {:.3f}s", file.path,
@@ -181,7 +195,10 @@ core::Status Server::OpenWal() {
   const int64_t start_ns = clock_.MonotonicNs();
   auto replay = store::Wal::Replay(
       p.env, dir, first_segment, flags_.wal_repair,
-      [&](uint8_t type, std::string_view payload) { return p.ingest->Replay(type, payload); });
+      [&](uint8_t type, std::string_view payload) {
+        if (type == exporter::kWalRecordEvents) return p.event_ingest->Replay(type, payload);
+        return p.ingest->Replay(type, payload);
+      });
   if (!replay) return core::Unexpected(replay.error());
   const double seconds = static_cast<double>(clock_.MonotonicNs() - start_ns) / 1e9;
   for (const std::string& note : replay->notes) spdlog::warn("WAL: {}", note);
@@ -229,6 +246,28 @@ core::Status Server::Start() {
   ingest_options.idempotency = &p.idempotency;
   p.ingest = std::make_unique<exporter::IngestService>(*p.store, ingest_options, clock_,
                                                        *p.registry);
+  if (!config_.pricing.file.empty()) {
+    config::PricesLoadResult prices = config::LoadPricesFile(config_.pricing.file);
+    if (!prices.ok()) {
+      std::string message = "price table " + config_.pricing.file + ":";
+      for (const auto& e : prices.errors) message += "\n  " + e.ToString();
+      return core::Fail(core::ErrorCode::kInvalidRequest, message);
+    }
+    spdlog::info("pricing: {} prices from {}", prices.entries.size(), config_.pricing.file);
+    p.prices.Replace(std::make_shared<const exporter::PriceTable>(std::move(prices.entries)));
+  } else {
+    spdlog::warn("pricing.file is not set: events without cost_usd get cost 0 (unknown_model)");
+  }
+  store::EventStoreOptions event_options;
+  event_options.max_memory_bytes = config_.storage.max_memory_bytes;
+  p.events = std::make_unique<store::EventStore>(event_options);
+  p.llm_metrics = std::make_unique<exporter::LlmMetrics>(
+      *exporter::ResolveBuckets(config_.exposition, "tally_llm_latency_ms"),
+      config_.exposition.llm_entity_id_label);
+  exporter::EventIngestOptions event_ingest_options{config_.limits, config_.storage.retention_ms,
+                                                    &p.idempotency};
+  p.event_ingest = std::make_unique<exporter::EventService>(
+      *p.events, p.prices, *p.llm_metrics, event_ingest_options, clock_, *p.registry);
   if (auto st = OpenControlPlane(); !st) return st;
   rest::Authenticator* auth = &p.open_auth;
   if (config_.auth.enabled) {
@@ -248,10 +287,12 @@ core::Status Server::Start() {
   router_options.protect_public_routes = config_.auth.enabled && config_.auth.protect_public_routes;
   p.router = std::make_unique<rest::Router>(*auth, clock_, *p.registry, router_options);
   rest::AddSystemRoutes(*p.router, {p.store_exposition.get(),
-                                    {p.registry.get(), &p.wal_metrics},
+                                    {p.registry.get(), &p.wal_metrics, p.llm_metrics.get()},
                                     &p.ready,
                                     std::string(kVersion)});
   rest::AddMetricsRoutes(*p.router, *p.ingest, p.idempotency, clock_, &p.ingest_open);
+  rest::AddEventRoutes(*p.router, {p.event_ingest.get(), &p.idempotency, p.events.get(), &clock_,
+                                   p.control.get(), &p.ingest_open});
   rest::AddAccountRoutes(*p.router, rest::AccountServices{p.control.get(), &clock_,
                                                           p.key_auth.get(), p.usage.get(),
                                                           p.account_idempotency.get(),
@@ -281,6 +322,7 @@ core::Status Server::Start() {
     return st;
   }
   p.ingest->SetWal(p.wal.get());
+  p.event_ingest->SetWal(p.wal.get());
   p.ingest_open.store(true);
   p.ready.store(true);
   retention_thread_ = std::thread([this] { RetentionLoop(); });
@@ -365,6 +407,8 @@ void Server::RetentionLoop() {
     if (stopping_) break;
     const uint64_t dropped = parts_->store->DropBefore(clock_.NowMs() - config_.storage.retention_ms);
     if (dropped > 0) spdlog::info("retention: dropped {} samples", dropped);
+    const uint64_t events = parts_->events->DropBefore(clock_.NowMs() - config_.storage.retention_ms);
+    if (events > 0) spdlog::info("retention: dropped {} events", events);
   }
 }
 
@@ -372,7 +416,7 @@ core::Status Server::WriteSnapshot() {
   Parts& p = *parts_;
   std::lock_guard lock(p.snapshot_mu);
   const int64_t start_ns = clock_.MonotonicNs();
-  auto cp = p.ingest->TakeCheckpoint();
+  auto cp = p.event_ingest->TakeCheckpoint([&] { return p.ingest->TakeCheckpoint(); });
   core::Status st;
   if (!cp) {
     st = core::Unexpected(cp.error());

@@ -51,6 +51,9 @@ struct ExpositionConfig {
                                          250, 500, 1000, 2500, 5000, 10000};
   int64_t series_ttl_ms = 0;  // 0 = off; series not updated for this long leave /metrics
   bool include_project_label = true;
+  // Label the event-derived tally_llm_* series with entity_id too (cardinality:
+  // one series set per entity). Off by default.
+  bool llm_entity_id_label = false;
 };
 
 // Limits of one account tier (API.md sections 1 and 4). Rate limits are
@@ -91,6 +94,13 @@ struct AuthConfig {
   int64_t usage_flush_interval_ms = 10'000;
 };
 
+// The LLM price table (docs/pricing.md) that prices events sent without cost_usd.
+struct PricingConfig {
+  // Path of a prices.yaml (relative to the working directory). Empty: no table,
+  // so such events get cost 0 with cost_source "unknown_model".
+  std::string file;
+};
+
 struct Config {
   ServerConfig server;
   StorageConfig storage;
@@ -98,6 +108,7 @@ struct Config {
   ExpositionConfig exposition;
   AuthConfig auth;
   BillingConfig billing;
+  PricingConfig pricing;
 };
 
 // The tier named `name`, or nullptr.

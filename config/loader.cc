@@ -454,6 +454,7 @@ void Loader::Exposition(const Entry& e, ExpositionConfig& c) {
           {"default_buckets", [&](const Entry& f) { Set(c.default_buckets, Buckets(f)); }},
           {"series_ttl", [&](const Entry& f) { Set(c.series_ttl_ms, DurationMs(f, 0)); }},
           {"include_project_label", [&](const Entry& f) { Set(c.include_project_label, Bool(f)); }},
+          {"llm_entity_id_label", [&](const Entry& f) { Set(c.llm_entity_id_label, Bool(f)); }},
       });
 }
 
@@ -540,7 +541,7 @@ void Loader::Load(std::string_view text, Config& config) {
   if (!root.IsMap()) {
     ErrorAt(root, "",
             "the top level must be a map of sections (server, storage, limits, exposition, auth, "
-            "billing), got " +
+            "billing, pricing), got " +
                 Describe(root));
     return;
   }
@@ -552,6 +553,12 @@ void Loader::Load(std::string_view text, Config& config) {
               {"exposition", [&](const Entry& e) { Exposition(e, config.exposition); }},
               {"auth", [&](const Entry& e) { auth_entry = e; Auth(e, config.auth); }},
               {"billing", [&](const Entry& e) { Billing(e, config.billing); }},
+              {"pricing",
+               [&](const Entry& e) {
+                 WalkSection(e, {{"file", [&](const Entry& f) {
+                                    Set(config.pricing.file, NonEmptyString(f));
+                                  }}});
+               }},
           });
   // Cross-section check: the bootstrap tier must exist once tiers are known.
   if (FindTier(config.billing.tiers, config.auth.bootstrap_tier) == nullptr) {

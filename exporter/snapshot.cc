@@ -23,6 +23,7 @@ constexpr std::string_view kMagic = "TLYSNAP1\n";
 constexpr uint8_t kSeriesRecord = 1;
 constexpr uint8_t kIdempotencyRecord = 2;
 constexpr uint8_t kEndRecord = 3;
+constexpr uint8_t kEventsRecord = 4;
 constexpr size_t kWriteChunk = 1 << 20;
 
 void EncodeSeries(const store::SeriesState& s, std::string& out) {
@@ -148,9 +149,14 @@ core::Result<SnapshotFileStats> WriteSnapshot(core::Env& env, const std::string&
     buf.append(store::FrameRecord(kIdempotencyRecord, payload));
     if (auto st = flush(false); !st) return core::Unexpected(st.error());
   }
+  for (const std::string& events : checkpoint.event_records) {
+    buf.append(store::FrameRecord(kEventsRecord, events));
+    if (auto st = flush(false); !st) return core::Unexpected(st.error());
+  }
   payload.clear();
   PutVarint(payload, checkpoint.series.size());
   PutVarint(payload, checkpoint.idempotency.size());
+  if (!checkpoint.event_records.empty()) PutVarint(payload, checkpoint.event_records.size());
   buf.append(store::FrameRecord(kEndRecord, payload));
   if (auto st = flush(true); !st) return core::Unexpected(st.error());
   if (auto st = (*file)->Sync(); !st) return core::Unexpected(st.error());
@@ -225,11 +231,14 @@ core::Result<std::optional<Checkpoint>> LoadNewestSnapshot(core::Env& env, const
       e.response.status = static_cast<int>(status);
       e.created_ms = UnZigZag(created);
       cp.idempotency.push_back(std::move(e));
+    } else if (type == kEventsRecord) {
+      cp.event_records.emplace_back(payload);
     } else if (type == kEndRecord) {
       ByteReader r(payload);
-      uint64_t ns, ni;
+      uint64_t ns, ni, ne = 0;
       if (!r.Varint(ns) || !r.Varint(ni) || ns != cp.series.size() ||
-          ni != cp.idempotency.size()) {
+          ni != cp.idempotency.size() || (!r.done() && !r.Varint(ne)) || !r.done() ||
+          ne != cp.event_records.size()) {
         return bad("end record does not match the contents", pos);
       }
       ended = true;

@@ -4,8 +4,11 @@
 //
 // File `<dir>/<first_wal_segment:08>.snap`: the magic "TLYSNAP1\n", then records
 // framed like WAL records ([length][crc32c][type][payload]): one per series
-// (type 1), one per completed idempotency entry (type 2), and an end record
-// (type 3) with both counts; a file without a valid end record is incomplete.
+// (type 1), one per completed idempotency entry (type 2), LLM call events as
+// event WAL payloads (type 4, exporter/event_record.h, several thousand events
+// each), and an end record (type 3) with the counts of series, idempotency
+// entries and (when there are any) event records; a file without a valid end
+// record is incomplete. Files written before events existed (two counts) load.
 // Written to `.tmp`, fsynced, renamed, and the directory fsynced, so a crash
 // while writing leaves the previous snapshot in place.
 #pragma once
@@ -27,6 +30,8 @@ struct Checkpoint {
   uint64_t first_wal_segment = 0;
   std::vector<store::SeriesState> series;
   std::vector<IdempotencyCache::Completed> idempotency;
+  // The event store, as kWalRecordEvents payloads (EventService::Replay them).
+  std::vector<std::string> event_records;
 };
 
 struct SnapshotFileStats {

@@ -491,7 +491,8 @@ void EventStore::Commit(std::string_view project, std::span<const EventView> eve
   projects_->total_bytes.fetch_add(col_bytes + id_bytes, std::memory_order_relaxed);
 }
 
-size_t EventStore::Append(std::string_view project, std::span<const EventView> events) {
+size_t EventStore::Append(std::string_view project, std::span<const EventView> events,
+                          std::vector<bool>* duplicate) {
   Project& p = GetOrCreateProject(project);
   EventReservation r;
   r.duplicate.assign(events.size(), false);
@@ -504,6 +505,7 @@ size_t EventStore::Append(std::string_view project, std::span<const EventView> e
     }
   }
   Commit(project, events, r);
+  if (duplicate != nullptr) *duplicate = std::move(r.duplicate);
   return r.fresh;
 }
 

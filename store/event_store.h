@@ -248,8 +248,10 @@ class EventStore {
              const EventReservation& reservation);
 
   // Reserve + Commit without the memory ceiling (WAL replay, snapshots,
-  // tests). Returns how many were stored (duplicates are skipped).
-  size_t Append(std::string_view project, std::span<const EventView> events);
+  // tests). Returns how many were stored (duplicates are skipped); when
+  // `duplicate` is set it receives the per-event duplicate flags.
+  size_t Append(std::string_view project, std::span<const EventView> events,
+                std::vector<bool>* duplicate = nullptr);
 
   // Calls `fn` for every block of `project` that may hold events with
   // from_ms <= ts < to_ms (see EventBlockView: the callee checks ts), in
