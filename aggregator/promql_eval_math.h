@@ -11,7 +11,7 @@ namespace promql::internal {
 // Prometheus defines it: sort the n values ascending (NaN first), take the
 // rank r = φ·(n-1) and interpolate linearly between the values at floor(r)
 // and floor(r)+1. No values or φ = NaN gives NaN; φ < 0 gives -Inf and φ > 1
-// gives +Inf. Sorts `values`.
+// gives +Inf. Reorders `values`.
 double Quantile(double q, std::vector<double>* values);
 
 // One classic histogram bucket: cumulative count of observations <= upper_bound.
