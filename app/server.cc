@@ -19,6 +19,7 @@
 #include "exporter/snapshot.h"
 #include "app/control_ops.h"
 #include "rest/account_routes.h"
+#include "rest/analytics_routes.h"
 #include "rest/durable_idempotency.h"
 #include "rest/event_routes.h"
 #include "rest/key_authenticator.h"
@@ -293,6 +294,14 @@ core::Status Server::Start() {
   rest::AddMetricsRoutes(*p.router, *p.ingest, p.idempotency, clock_, &p.ingest_open);
   rest::AddEventRoutes(*p.router, {p.event_ingest.get(), &p.idempotency, p.events.get(), &clock_,
                                    p.control.get(), &p.ingest_open});
+  rest::AnalyticsOptions analytics;  // /v1/analytics/*, /v1/entities, calls/stats
+  analytics.store = p.events.get();
+  analytics.clock = &clock_;
+  analytics.project_in_account = [control = p.control.get()](const std::string& account,
+                                                             const std::string& project) {
+    return control->GetProject(account, project).has_value();
+  };
+  rest::AddAnalyticsRoutes(*p.router, analytics);
   rest::AddAccountRoutes(*p.router, rest::AccountServices{p.control.get(), &clock_,
                                                           p.key_auth.get(), p.usage.get(),
                                                           p.account_idempotency.get(),
