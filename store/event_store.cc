@@ -9,6 +9,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace store {
 namespace {
@@ -293,13 +294,36 @@ struct Partition {
   std::vector<std::shared_ptr<EventBlock>> blocks;
 };
 
+// An id index entry. The view is re-pointed (same characters) from the
+// caller's id to the block's copy at Commit, which keeps the hash and the
+// equality unchanged: one lookup instead of erase + insert.
+struct IdEntry {
+  mutable std::string_view id;
+  mutable Loc loc;
+};
+struct IdHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  size_t operator()(const IdEntry& e) const { return (*this)(e.id); }
+};
+struct IdEq {
+  using is_transparent = void;
+  static std::string_view V(std::string_view s) { return s; }
+  static std::string_view V(const IdEntry& e) { return e.id; }
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const {
+    return V(a) == V(b);
+  }
+};
+using IdIndex = std::unordered_set<IdEntry, IdHash, IdEq>;
+
 }  // namespace
 
 struct EventStore::Project {
   mutable std::shared_mutex mu;
   Dictionary dict;
   std::map<int64_t, Partition> partitions;           // by UTC day; guarded by mu
-  std::unordered_map<std::string_view, Loc> ids;     // guarded by mu; keys view block ids
+  IdIndex ids;                                       // guarded by mu; ids view block ids
                                                      // (or the caller's ids while pending)
   uint64_t events = 0;                               // guarded by mu
   uint64_t blocks = 0;                               // guarded by mu
@@ -356,7 +380,7 @@ core::Result<EventReservation> EventStore::Reserve(std::string_view project,
   r.duplicate.assign(events.size(), false);
   std::unique_lock lock(p.mu);
   for (size_t i = 0; i < events.size(); ++i) {
-    auto [it, inserted] = p.ids.try_emplace(events[i].id, Loc{});
+    auto [it, inserted] = p.ids.insert(IdEntry{events[i].id, Loc{}});
     if (!inserted) {
       r.duplicate[i] = true;
     } else {
@@ -374,7 +398,7 @@ void EventStore::Abort(std::string_view project, std::span<const EventView> even
   for (size_t i = 0; i < events.size(); ++i) {
     if (reservation.duplicate[i]) continue;
     auto it = p->ids.find(events[i].id);
-    if (it != p->ids.end() && it->second.row == kPendingRow) p->ids.erase(it);
+    if (it != p->ids.end() && it->loc.row == kPendingRow) p->ids.erase(it);
   }
 }
 
@@ -473,13 +497,12 @@ void EventStore::Commit(std::string_view project, std::span<const EventView> eve
     const Loc loc{static_cast<int32_t>(day), static_cast<uint32_t>(part->blocks.size() - 1),
                   static_cast<uint32_t>(row)};
     // Re-key the claim to the block's copy of the id (the caller's view dies).
-    auto node = p.ids.extract(e.id);
-    if (node.empty()) {
-      p.ids.emplace(std::string_view(id), loc);
+    auto claimed = p.ids.find(e.id);
+    if (claimed == p.ids.end()) {
+      p.ids.insert(IdEntry{std::string_view(id), loc});
     } else {
-      node.key() = std::string_view(id);
-      node.mapped() = loc;
-      p.ids.insert(std::move(node));
+      claimed->id = std::string_view(id);
+      claimed->loc = loc;
     }
     b->min_ts = std::min(b->min_ts, e.ts_ms);
     b->max_ts = std::max(b->max_ts, e.ts_ms);
@@ -499,7 +522,7 @@ size_t EventStore::Append(std::string_view project, std::span<const EventView> e
   {
     std::unique_lock lock(p.mu);
     for (size_t i = 0; i < events.size(); ++i) {
-      auto [it, inserted] = p.ids.try_emplace(events[i].id, Loc{});
+      auto [it, inserted] = p.ids.insert(IdEntry{events[i].id, Loc{}});
       r.duplicate[i] = !inserted;
       if (inserted) ++r.fresh;
     }
@@ -541,8 +564,8 @@ std::optional<Event> EventStore::GetEvent(std::string_view project, std::string_
   if (p == nullptr) return std::nullopt;
   std::shared_lock lock(p->mu);
   auto it = p->ids.find(id);
-  if (it == p->ids.end() || it->second.row == kPendingRow) return std::nullopt;
-  const Loc loc = it->second;
+  if (it == p->ids.end() || it->loc.row == kPendingRow) return std::nullopt;
+  const Loc loc = it->loc;
   auto part = p->partitions.find(loc.day);
   if (part == p->partitions.end() || loc.block >= part->second.blocks.size()) return std::nullopt;
   const auto& block = part->second.blocks[loc.block];
@@ -577,7 +600,7 @@ uint64_t EventStore::DropBefore(int64_t cutoff_ms) {
           const std::string& id = block->ids[r];
           if (id.size() > 15) freed_ids += static_cast<int64_t>(id.capacity()) + 1;
           freed_ids += kIdIndexEntryBytes;
-          p->ids.erase(std::string_view(id));
+          if (auto it = p->ids.find(std::string_view(id)); it != p->ids.end()) p->ids.erase(it);
         }
         dropped += block->size;
         p->events -= block->size;
