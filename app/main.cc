@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "app/aggregator_runtime.h"
 #include "app/control_ops.h"
 #include "app/offset_clock.h"
 #include "app/promql_test_command.h"
@@ -30,7 +31,16 @@ int CheckConfig(const std::string& path) {
     for (const auto& e : result.errors) std::cerr << e.ToString() << "\n";
     return 1;
   }
-  std::cout << path << ": ok\n";
+  // Rule files too, like the aggregator loads them at start and on reload.
+  auto aggregator = app::LoadAggregatorConfig(result.config);
+  if (!aggregator) {
+    std::cerr << aggregator.error().message << "\n";
+    return 1;
+  }
+  size_t num_rules = 0;
+  for (const auto& g : aggregator->groups) num_rules += g.rules.size();
+  std::cout << path << ": ok (" << aggregator->scrape_configs.size() << " scrape configs, "
+            << aggregator->groups.size() << " rule groups, " << num_rules << " rules)\n";
   return 0;
 }
 
@@ -53,6 +63,7 @@ std::optional<config::Config> LoadConfig(const std::string& config_path, const s
 struct ServeFlags {
   std::string config_path, listen, data_dir, port_file, routes_file, clock_offset_file;
   bool wal_repair = false;
+  app::Server::Role role = app::Server::Role::kAll;
 };
 
 void WriteRoutesFile(const std::string& path, const std::vector<app::RouteInfo>& routes) {
@@ -98,7 +109,8 @@ int Serve(const ServeFlags& flags) {
     polling.store(false);
     if (poller.joinable()) poller.join();
   };
-  app::Server server(cfg, clock, app::Server::Flags{flags.wal_repair});
+  app::Server server(cfg, clock,
+                     app::Server::Flags{flags.wal_repair, flags.role, flags.config_path});
   if (auto st = server.Start(); !st) {
     spdlog::error("{}", st.error().message);
     stop_poller();
@@ -114,7 +126,11 @@ int Serve(const ServeFlags& flags) {
     int sig = 0;
     sigwait(&signals, &sig);
     if (sig == SIGHUP) {
-      spdlog::info("SIGHUP: nothing to reload yet (rules and scrape configs come with the aggregator)");
+      if (auto st = server.Reload(); !st) {
+        spdlog::error("SIGHUP: {}", st.error().message);
+      } else {
+        spdlog::info("SIGHUP: reloaded {}", flags.config_path);
+      }
       continue;
     }
     spdlog::info("signal {}: shutting down, letting in-flight requests finish", sig);
@@ -147,6 +163,20 @@ int main(int argc, char** argv) {
                   "damage and drop the rest (default: refuse to start)");
 
   // Operator CLI over <storage.dir>/tally.db.
+  ServeFlags aggregator_flags;
+  aggregator_flags.role = app::Server::Role::kAggregator;
+  auto* aggregator = cli.add_subcommand(
+      "aggregator", "run only scraping, rule evaluation and the read API (no ingest routes)");
+  aggregator->add_option("-c,--config", aggregator_flags.config_path, "YAML config file");
+  aggregator->add_option("--listen", aggregator_flags.listen, "host:port to listen on");
+  aggregator->add_option("--data-dir", aggregator_flags.data_dir, "data directory");
+  aggregator->add_option("--port-file", aggregator_flags.port_file,
+                         "write the bound port to this file once listening");
+  aggregator->add_option("--routes-file", aggregator_flags.routes_file,
+                         "write the route table (JSON) to this file once listening");
+  aggregator->add_option("--clock-offset-file", aggregator_flags.clock_offset_file,
+                         "testing only: shift the clock by the milliseconds written in this file");
+
   std::string op_config, op_data_dir;
   app::CliCommand op;
   auto add_common = [&](CLI::App* c) {
@@ -211,6 +241,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(cli, argc, argv);
   if (*serve) return Serve(serve_flags);
+  if (*aggregator) return Serve(aggregator_flags);
   const std::vector<std::pair<CLI::App*, const char*>> ops = {
       {accounts_create, "accounts create"}, {accounts_list, "accounts list"},
       {projects_create, "projects create"}, {projects_list, "projects list"},

@@ -7,7 +7,9 @@
 #include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
+#include "app/aggregator_runtime.h"
 #include "app/version.h"
+#include "config/loader.h"
 #include "config/prices_loader.h"
 #include "core/http_server.h"
 #include "exporter/event_metrics.h"
@@ -28,6 +30,7 @@
 #include "rest/rate_limiter.h"
 #include "rest/request_context.h"
 #include "rest/router.h"
+#include "rest/rules_routes.h"
 #include "rest/system_routes.h"
 #include "rest/usage_meter.h"
 #include "core/env.h"
@@ -155,6 +158,8 @@ struct Server::Parts {
   std::unique_ptr<rest::UsageMeter> usage;
   std::unique_ptr<rest::DurableIdempotency> account_idempotency;
   std::unique_ptr<rest::Router> router;
+  // Scrapes and rule evaluation (docs/aggregator.md); threads start after the WAL opens.
+  std::unique_ptr<AggregatorRuntime> aggregator;
   std::unique_ptr<core::HttpServer> http;
   std::atomic<bool> ready{false};        // /readyz: false during replay and shutdown
   std::atomic<bool> ingest_open{false};  // ingest accepted: true once the WAL is open
@@ -291,7 +296,9 @@ core::Status Server::Start() {
                                     {p.registry.get(), &p.wal_metrics, p.llm_metrics.get()},
                                     &p.ready,
                                     std::string(kVersion)});
-  rest::AddMetricsRoutes(*p.router, *p.ingest, p.idempotency, clock_, &p.ingest_open);
+  if (flags_.role != Role::kAggregator) {
+    rest::AddMetricsRoutes(*p.router, *p.ingest, p.idempotency, clock_, &p.ingest_open);
+  }
   rest::AddEventRoutes(*p.router, {p.event_ingest.get(), &p.idempotency, p.events.get(), &clock_,
                                    p.control.get(), &p.ingest_open});
   rest::AnalyticsOptions analytics;  // /v1/analytics/*, /v1/entities, calls/stats
@@ -312,6 +319,15 @@ core::Status Server::Start() {
   prometheus_api.include_project_label = config_.exposition.include_project_label;
   prometheus_api.version = std::string(kVersion);  // engine: 5m lookback, 50M samples, 2 min
   rest::AddPrometheusApiRoutes(*p.router, prometheus_api);
+  auto aggregator_config = LoadAggregatorConfig(config_);
+  if (!aggregator_config) return core::Unexpected(aggregator_config.error());
+  p.aggregator = std::make_unique<AggregatorRuntime>(AggregatorDeps{
+      p.ingest.get(), p.store.get(), &clock_, p.registry.get(),
+      config_.exposition.include_project_label, config_.storage.retention_ms,
+      config_.limits.max_future_skew_ms});
+  rest::RulesRoutesOptions rules_routes{p.aggregator.get(), {}};
+  if (!flags_.config_path.empty()) rules_routes.reload = [this] { return Reload(); };
+  rest::AddRulesRoutes(*p.router, rules_routes);
 
   core::HttpServerOptions http_options;
   http_options.listen = config_.server.listen;
@@ -332,7 +348,9 @@ core::Status Server::Start() {
   }
   p.ingest->SetWal(p.wal.get());
   p.event_ingest->SetWal(p.wal.get());
-  p.ingest_open.store(true);
+  // The aggregator role stores scrapes and rule output but takes no ingest requests.
+  p.ingest_open.store(flags_.role != Role::kAggregator);
+  p.aggregator->Apply(std::move(*aggregator_config));
   p.ready.store(true);
   retention_thread_ = std::thread([this] { RetentionLoop(); });
   snapshot_thread_ = std::thread([this] { SnapshotLoop(); });
@@ -405,6 +423,51 @@ std::vector<RouteInfo> Server::Routes() const {
     out.push_back(RouteInfo{r.method, r.pattern, r.name, r.scope, r.is_public, r.ingest});
   }
   return out;
+}
+
+core::Status Server::Reload() {
+  std::lock_guard lock(reload_mu_);
+  if (!parts_ || !parts_->aggregator) {
+    return core::Fail(core::ErrorCode::kUnavailable, "the server is not running");
+  }
+  if (flags_.config_path.empty()) {
+    return core::Fail(core::ErrorCode::kInvalidRequest,
+                      "no config file (--config) to reload; the built-in defaults stay");
+  }
+  config::LoadResult loaded = config::LoadConfigFile(flags_.config_path);
+  if (!loaded.ok()) {
+    std::string message = "config not reloaded, the old one keeps running:";
+    for (const auto& e : loaded.errors) message += "\n" + e.ToString();
+    return core::Fail(core::ErrorCode::kInvalidRequest, message);
+  }
+  auto aggregator_config = LoadAggregatorConfig(loaded.config);
+  if (!aggregator_config) {
+    return core::Fail(core::ErrorCode::kInvalidRequest,
+                      "config not reloaded, the old one keeps running:\n" +
+                          aggregator_config.error().message);
+  }
+  // The price table (pricing.file), validated before anything is applied.
+  std::shared_ptr<const exporter::PriceTable> prices;
+  size_t num_prices = 0;
+  if (!loaded.config.pricing.file.empty()) {
+    config::PricesLoadResult table = config::LoadPricesFile(loaded.config.pricing.file);
+    if (!table.ok()) {
+      std::string message = "config not reloaded, the old one keeps running:\nprice table " +
+                            loaded.config.pricing.file + ":";
+      for (const auto& e : table.errors) message += "\n  " + e.ToString();
+      return core::Fail(core::ErrorCode::kInvalidRequest, message);
+    }
+    num_prices = table.entries.size();
+    prices = std::make_shared<const exporter::PriceTable>(std::move(table.entries));
+  }
+  parts_->aggregator->Apply(std::move(*aggregator_config));
+  if (prices) {
+    spdlog::info("reload: {} prices from {}", num_prices, loaded.config.pricing.file);
+    parts_->prices.Replace(std::move(prices));
+  }
+  spdlog::info("reload: applied scrape configs, rule files and the price table from {}",
+               flags_.config_path);
+  return {};
 }
 
 int Server::port() const { return parts_ && parts_->http ? parts_->http->port() : 0; }
@@ -483,6 +546,7 @@ void Server::Stop() {
     stopping_ = true;
   }
   runner_cv_.notify_all();
+  if (parts_->aggregator) parts_->aggregator->Stop();
   if (retention_thread_.joinable()) retention_thread_.join();
   if (wal_sync_thread_.joinable()) wal_sync_thread_.join();
   if (snapshot_thread_.joinable()) snapshot_thread_.join();

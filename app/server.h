@@ -29,8 +29,14 @@ struct RouteInfo {
 
 class Server {
  public:
+  // `serve` runs every role; `aggregator` only scraping, rules and the read API
+  // (no /v1/metrics ingest routes; ingest routes that exist answer 503).
+  enum class Role { kAll, kAggregator };
   struct Flags {
     bool wal_repair = false;  // keep the records before mid-log WAL damage, drop the rest
+    Role role = Role::kAll;
+    // The file the config came from: Reload() re-reads it. Empty: no reload.
+    std::string config_path;
   };
   Server(config::Config config, const core::Clock& clock);
   Server(config::Config config, const core::Clock& clock, Flags flags);
@@ -44,6 +50,10 @@ class Server {
   void Stop();
   // The route table (after Start).
   std::vector<RouteInfo> Routes() const;
+  // Re-reads the config file and applies its scrape configs, rule files and
+  // price table (SIGHUP, POST /-/reload). An invalid file changes nothing: the
+  // error lists every problem. Other sections need a restart. Thread-safe.
+  core::Status Reload();
 
  private:
   struct Parts;
@@ -56,6 +66,7 @@ class Server {
   // Writes usage counters and key last-used times to the control plane.
   core::Status FlushControl();
   void ControlLoop();
+  std::mutex reload_mu_;  // one reload at a time
 
   config::Config config_;
   const core::Clock& clock_;

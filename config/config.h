@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "aggregator/scrape_config.h"
+
 namespace config {
 
 struct ServerConfig {
@@ -76,6 +78,26 @@ struct BillingConfig {
   std::string default_tier = "free";               // tier of accounts created without one
 };
 
+// The aggregator's defaults (Prometheus' `global:` section): what a scrape
+// config or a rule group without its own interval uses.
+struct GlobalConfig {
+  int64_t scrape_interval_ms = 60'000;
+  int64_t scrape_timeout_ms = 10'000;  // capped at a job's scrape_interval
+  int64_t evaluation_interval_ms = 60'000;
+};
+
+// One `scrape_configs` entry: Prometheus' keys (scrape::ScrapeConfig, already
+// validated) plus tally's `project`, the project whose store gets the samples.
+struct ScrapeJobConfig {
+  scrape::ScrapeConfig scrape;
+  std::string project = "default";
+};
+
+// `rules:`: the project whose series the rules read and into which they write.
+struct RulesConfig {
+  std::string project = "default";
+};
+
 struct AuthConfig {
   // false: no API keys; every request is project "default". Only for benchmarks
   // and trusted single-user setups; logged loudly at start.
@@ -108,6 +130,12 @@ struct Config {
   ExpositionConfig exposition;
   AuthConfig auth;
   BillingConfig billing;
+  // The aggregator (docs/aggregator.md). rule_files are glob patterns, made
+  // absolute against the config file's directory by LoadConfigFile.
+  GlobalConfig global;
+  std::vector<ScrapeJobConfig> scrape_configs;
+  std::vector<std::string> rule_files;
+  RulesConfig rules;
   PricingConfig pricing;
 };
 

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <exception>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <optional>
@@ -16,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "aggregator/scrape_config.h"
 #include "config/yaml_util.h"
 #include "core/time_parse.h"
 
@@ -175,6 +177,16 @@ class Loader : public yaml_util::YamlWalker {
   void Billing(const Entry& e, BillingConfig& c);
   void Tiers(const Entry& e, std::vector<TierLimits>& tiers);
   std::optional<std::vector<HistogramBuckets>> HistogramRules(const Entry& e);
+
+  // The aggregator's sections (docs/aggregator.md).
+  void Global(const Entry& e, GlobalConfig& c);
+  void ScrapeConfigs(const Entry& e, const GlobalConfig& global,
+                     std::vector<ScrapeJobConfig>& jobs);
+  std::optional<ScrapeJobConfig> ScrapeJob(const YAML::Node& item, const std::string& path,
+                                           const GlobalConfig& global);
+  std::optional<std::vector<std::string>> StringList(const Entry& e, bool allow_empty_items);
+  std::optional<std::vector<core::Label>> LabelMap(const Entry& e);
+  std::optional<int64_t> Base2Bytes(const Entry& e);
 };
 
 void Loader::WalkSection(const Entry& e, const std::vector<Field>& fields) {
@@ -533,11 +545,255 @@ void Loader::Billing(const Entry& e, BillingConfig& c) {
   }
 }
 
+void Loader::Global(const Entry& e, GlobalConfig& c) {
+  WalkSection(e, {
+                     {"scrape_interval",
+                      [&](const Entry& f) { Set(c.scrape_interval_ms, DurationMs(f, 1)); }},
+                     {"scrape_timeout",
+                      [&](const Entry& f) { Set(c.scrape_timeout_ms, DurationMs(f, 1)); }},
+                     {"evaluation_interval",
+                      [&](const Entry& f) { Set(c.evaluation_interval_ms, DurationMs(f, 1)); }},
+                 });
+}
+
+std::optional<std::vector<std::string>> Loader::StringList(const Entry& e, bool allow_empty_items) {
+  if (e.value.IsNull()) return std::vector<std::string>{};
+  if (!e.value.IsSequence()) {
+    ErrorAt(e, "expected a list of strings, got " + Describe(e.value));
+    return std::nullopt;
+  }
+  std::vector<std::string> out;
+  bool ok = true;
+  size_t index = 0;
+  for (auto it = e.value.begin(); it != e.value.end(); ++it, ++index) {
+    Entry item{e.key, *it, e.path + "[" + std::to_string(index) + "]"};
+    std::optional<std::string> s = allow_empty_items ? Scalar(item, "a string") : NonEmptyString(item);
+    if (!s) {
+      ok = false;
+      continue;
+    }
+    out.push_back(std::move(*s));
+  }
+  if (!ok) return std::nullopt;
+  return out;
+}
+
+std::optional<std::vector<core::Label>> Loader::LabelMap(const Entry& e) {
+  if (e.value.IsNull()) return std::vector<core::Label>{};
+  if (!e.value.IsMap()) {
+    ErrorAt(e, "expected a map of label names to values, got " + Describe(e.value));
+    return std::nullopt;
+  }
+  std::vector<core::Label> out;
+  bool ok = true;
+  for (auto it = e.value.begin(); it != e.value.end(); ++it) {
+    if (!it->first.IsScalar()) {
+      ErrorAt(it->first, e.path, "label names must be strings");
+      ok = false;
+      continue;
+    }
+    Entry item{it->first, it->second, e.path + "." + it->first.Scalar()};
+    std::optional<std::string> v = Scalar(item, "a label value");
+    if (!v) {
+      ok = false;
+      continue;
+    }
+    out.push_back(core::Label{it->first.Scalar(), std::move(*v)});
+  }
+  if (!ok) return std::nullopt;
+  return out;
+}
+
+// Prometheus' body_size_limit (alecthomas/units Base2Bytes): KB, MB, ... are
+// powers of 1024 there, and so here; KiB, MiB, ... are accepted too.
+std::optional<int64_t> Loader::Base2Bytes(const Entry& e) {
+  std::optional<std::string> text = Scalar(e, "a byte size such as 10MB");
+  if (!text) return std::nullopt;
+  static const std::map<std::string_view, int> kShift = {
+      {"", 0},    {"B", 0},    {"KB", 10},  {"MB", 20},  {"GB", 30},  {"TB", 40},
+      {"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40},
+  };
+  std::string_view s = *text;
+  size_t digits = 0;
+  while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+  auto unit = kShift.find(s.substr(digits));
+  bool overflow = false;
+  std::optional<int64_t> n =
+      digits == 0 ? std::nullopt : ParseInt64(s.substr(0, digits), &overflow);
+  if (!n || unit == kShift.end() || *n > (kInt64Max >> unit->second)) {
+    ErrorAt(e, "invalid byte size " + Quote(*text) +
+                   " (a number of bytes, or a number with a unit: B, KB, MB, GB, TB (powers of "
+                   "1024, like Prometheus), KiB, MiB, GiB, TiB; 0 means no limit)");
+    return std::nullopt;
+  }
+  return *n << unit->second;
+}
+
+std::optional<ScrapeJobConfig> Loader::ScrapeJob(const YAML::Node& item, const std::string& path,
+                                                 const GlobalConfig& global) {
+  ScrapeJobConfig job;
+  scrape::ScrapeConfig& c = job.scrape;
+  c.scrape_interval_ms = global.scrape_interval_ms;
+  bool has_name = false, has_timeout = false;
+  std::optional<Entry> bearer, authorization;
+  const size_t errors_before = ErrorCount();
+  auto limit = [this](uint64_t& target) {
+    return [this, &target](const Entry& f) { Set(target, Int(f, 0, kInt64Max)); };
+  };
+  WalkMap(
+      item, path,
+      {
+          {"job_name",
+           [&](const Entry& f) {
+             has_name = true;
+             Set(c.job_name, NonEmptyString(f));
+           }},
+          {"scrape_interval", [&](const Entry& f) { Set(c.scrape_interval_ms, DurationMs(f, 1)); }},
+          {"scrape_timeout",
+           [&](const Entry& f) {
+             has_timeout = true;
+             Set(c.scrape_timeout_ms, DurationMs(f, 1));
+           }},
+          {"metrics_path", [&](const Entry& f) { Set(c.metrics_path, NonEmptyString(f)); }},
+          {"scheme", [&](const Entry& f) { Set(c.scheme, NonEmptyString(f)); }},
+          {"params",
+           [&](const Entry& f) {
+             if (f.value.IsNull()) return;
+             if (!f.value.IsMap()) {
+               ErrorAt(f, "expected a map of parameter name to a list of values, got " +
+                              Describe(f.value));
+               return;
+             }
+             for (auto it = f.value.begin(); it != f.value.end(); ++it) {
+               const std::string name = it->first.Scalar();
+               auto values = StringList(Entry{it->first, it->second, f.path + "." + name}, true);
+               if (!values) continue;
+               for (std::string& v : *values) c.params.emplace_back(name, std::move(v));
+             }
+           }},
+          {"static_configs",
+           [&](const Entry& f) {
+             if (f.value.IsNull()) return;
+             if (!f.value.IsSequence()) {
+               ErrorAt(f, "expected a list of {targets, labels}, got " + Describe(f.value));
+               return;
+             }
+             size_t index = 0;
+             for (auto it = f.value.begin(); it != f.value.end(); ++it, ++index) {
+               const std::string p = f.path + "[" + std::to_string(index) + "]";
+               if (!it->IsMap()) {
+                 ErrorAt(it->IsNull() ? f.key : *it, p,
+                         "expected a map with keys targets and labels, got " + Describe(*it));
+                 continue;
+               }
+               scrape::StaticConfig sc;
+               WalkMap(*it, p,
+                       {
+                           {"targets", [&](const Entry& g) { Set(sc.targets, StringList(g, false)); }},
+                           {"labels", [&](const Entry& g) { Set(sc.labels, LabelMap(g)); }},
+                       });
+               c.static_configs.push_back(std::move(sc));
+             }
+           }},
+          {"honor_labels", [&](const Entry& f) { Set(c.honor_labels, Bool(f)); }},
+          {"honor_timestamps", [&](const Entry& f) { Set(c.honor_timestamps, Bool(f)); }},
+          {"bearer_token",
+           [&](const Entry& f) {
+             bearer = f;
+             Set(c.bearer_token, NonEmptyString(f));
+           }},
+          {"authorization",
+           [&](const Entry& f) {
+             authorization = f;
+             std::string type = "Bearer";
+             WalkSection(f, {
+                                {"type", [&](const Entry& g) { Set(type, NonEmptyString(g)); }},
+                                {"credentials",
+                                 [&](const Entry& g) { Set(c.bearer_token, NonEmptyString(g)); }},
+                            });
+             if (type != "Bearer") {
+               ErrorAt(f, "only type Bearer is supported (got " + Quote(type) + ")");
+             }
+           }},
+          {"basic_auth",
+           [&](const Entry& f) {
+             scrape::BasicAuth auth;
+             WalkSection(f, {
+                                {"username", [&](const Entry& g) { Set(auth.username, NonEmptyString(g)); }},
+                                {"password", [&](const Entry& g) {
+                                   Set(auth.password, Scalar(g, "a string"));
+                                 }},
+                            });
+             c.basic_auth = auth;
+           }},
+          {"sample_limit", limit(c.sample_limit)},
+          {"label_limit", limit(c.label_limit)},
+          {"label_name_length_limit", limit(c.label_name_length_limit)},
+          {"label_value_length_limit", limit(c.label_value_length_limit)},
+          {"body_size_limit", [&](const Entry& f) { Set(c.body_size_limit, Base2Bytes(f)); }},
+          {"project", [&](const Entry& f) { Set(job.project, NonEmptyString(f)); }},
+      });
+  if (!has_name) ErrorAt(item, path, "missing required key 'job_name'");
+  if (bearer && authorization) {
+    ErrorAt(*bearer, "at most one of bearer_token and authorization may be set");
+  }
+  if (!has_timeout) {
+    c.scrape_timeout_ms = std::min(global.scrape_timeout_ms, c.scrape_interval_ms);
+  }
+  if (ErrorCount() != errors_before) return std::nullopt;
+  if (auto st = scrape::ValidateScrapeConfig(c); !st) {
+    // The error's param is e.g. "scrape_configs[job=a].static_configs[0].targets[1]":
+    // point at that key of this entry when it is there.
+    const std::string& param = st.error().param;
+    const size_t dot = param.find("].");
+    std::string field = dot == std::string::npos ? "" : param.substr(dot + 2);
+    const std::string key = field.substr(0, field.find_first_of(".["));
+    if (!key.empty() && item[key]) {
+      ErrorAt(item[key], path + "." + field, st.error().message);
+    } else {
+      ErrorAt(item, path, st.error().message);
+    }
+    return std::nullopt;
+  }
+  return job;
+}
+
+void Loader::ScrapeConfigs(const Entry& e, const GlobalConfig& global,
+                           std::vector<ScrapeJobConfig>& jobs) {
+  if (e.value.IsNull()) return;
+  if (!e.value.IsSequence()) {
+    ErrorAt(e, "expected a list of scrape configs, got " + Describe(e.value));
+    return;
+  }
+  std::map<std::string, int> seen;  // job_name -> line
+  size_t index = 0;
+  for (auto it = e.value.begin(); it != e.value.end(); ++it, ++index) {
+    const std::string path = e.path + "[" + std::to_string(index) + "]";
+    if (!it->IsMap()) {
+      ErrorAt(it->IsNull() ? e.key : *it, path,
+              "expected a map with job_name, static_configs, ..., got " + Describe(*it));
+      continue;
+    }
+    std::optional<ScrapeJobConfig> job = ScrapeJob(*it, path, global);
+    if (!job) continue;
+    const int line = OneBased(it->Mark().line);
+    auto [prev, inserted] = seen.emplace(job->scrape.job_name, line);
+    if (!inserted) {
+      ErrorAt(*it, path + ".job_name",
+              "duplicate job_name " + Quote(job->scrape.job_name) + " (first on line " +
+                  std::to_string(prev->second) + ")");
+      continue;
+    }
+    jobs.push_back(std::move(*job));
+  }
+}
+
 void Loader::Load(std::string_view text, Config& config) {
   std::optional<YAML::Node> document = LoadDocument(text);
   if (!document) return;  // empty, or only comments: all defaults
   const YAML::Node root = *document;
   std::optional<Entry> auth_entry;
+  std::optional<Entry> scrape_entry;  // read after `global`, wherever that is
   if (!root.IsMap()) {
     ErrorAt(root, "",
             "the top level must be a map of sections (server, storage, limits, exposition, auth, "
@@ -559,7 +815,17 @@ void Loader::Load(std::string_view text, Config& config) {
                                     Set(config.pricing.file, NonEmptyString(f));
                                   }}});
                }},
+              {"global", [&](const Entry& e) { Global(e, config.global); }},
+              {"scrape_configs", [&](const Entry& e) { scrape_entry = e; }},
+              {"rule_files", [&](const Entry& e) { Set(config.rule_files, StringList(e, false)); }},
+              {"rules",
+               [&](const Entry& e) {
+                 WalkSection(e, {{"project", [&](const Entry& f) {
+                                    Set(config.rules.project, NonEmptyString(f));
+                                  }}});
+               }},
           });
+  if (scrape_entry) ScrapeConfigs(*scrape_entry, config.global, config.scrape_configs);
   // Cross-section check: the bootstrap tier must exist once tiers are known.
   if (FindTier(config.billing.tiers, config.auth.bootstrap_tier) == nullptr) {
     std::vector<std::string_view> names;
@@ -594,7 +860,13 @@ LoadResult LoadConfigFile(const std::string& path) {
     result.errors.push_back(ConfigError{path, 0, 0, "", std::move(error)});
     return result;
   }
-  return LoadConfigText(text, path);
+  LoadResult result = LoadConfigText(text, path);
+  // rule_files are relative to the config file's directory (like Prometheus).
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  for (std::string& pattern : result.config.rule_files) {
+    if (!pattern.empty() && pattern.front() != '/') pattern = (dir / pattern).lexically_normal().string();
+  }
+  return result;
 }
 
 }  // namespace config

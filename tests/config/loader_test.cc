@@ -73,6 +73,12 @@ void ExpectSameConfig(const Config& got, const Config& want) {
   EXPECT_EQ(got.auth.usage_flush_interval_ms, want.auth.usage_flush_interval_ms);
 
   EXPECT_EQ(got.billing.default_tier, want.billing.default_tier);
+  EXPECT_EQ(got.global.scrape_interval_ms, want.global.scrape_interval_ms);
+  EXPECT_EQ(got.global.scrape_timeout_ms, want.global.scrape_timeout_ms);
+  EXPECT_EQ(got.global.evaluation_interval_ms, want.global.evaluation_interval_ms);
+  EXPECT_EQ(got.scrape_configs.size(), want.scrape_configs.size());
+  EXPECT_EQ(got.rule_files, want.rule_files);
+  EXPECT_EQ(got.rules.project, want.rules.project);
   ASSERT_EQ(got.billing.tiers.size(), want.billing.tiers.size());
   for (size_t i = 0; i < got.billing.tiers.size(); ++i) {
     const TierLimits& g = got.billing.tiers[i];
@@ -270,7 +276,7 @@ TEST(LoadConfigTextTest, BadCases) {
       {"stray comma after a document", "server: {}\n...\n, x\n", "", 3, 1,
        "invalid YAML: unexpected ','"},
       {"unknown section", "server: {}\nstorge:\n  dir: x\n", "storge", 2, 1,
-       "unknown key (did you mean 'storage'? known keys: server, storage, limits, exposition, auth, billing, pricing)"},
+       "unknown key (did you mean 'storage'? known keys: server, storage, limits, exposition, auth, billing, pricing, global, scrape_configs, rule_files, rules)"},
       {"unknown default tier", "billing:\n  default_tier: platinum\n", "billing.default_tier", 2,
        17, "unknown tier 'platinum' (tiers: free, standard, growth, pro, scale, enterprise)"},
       {"unknown bootstrap tier", "auth:\n  bootstrap_tier: x\n", "auth.bootstrap_tier", 1, 1,
@@ -572,6 +578,10 @@ TEST(ShippedConfigTest, DefaultFileSetsEveryKey) {
       "auth.usage_flush_interval",
       "billing.default_tier",
       "billing.tiers",
+      "global.scrape_interval",
+      "global.scrape_timeout",
+      "global.evaluation_interval",
+      "rules.project",
   };
   std::istringstream in(ReadFile(kSourceDir + "/config/tally.yaml"));
   std::set<std::string> got;
@@ -644,6 +654,122 @@ TEST(FixturesTest, BadFilesReportTheirErrors) {
     EXPECT_GT(expectations, 0) << "a bad fixture should say which errors it expects";
     EXPECT_EQ(static_cast<int>(r.errors.size()), expectations) << AllErrors(r);
   }
+}
+
+
+// ---- the aggregator's sections (scrape_configs, global, rule_files, rules) ----
+
+TEST(ScrapeConfigsTest, FullJobWithGlobalDefaults) {
+  LoadResult r = LoadConfigText(R"(
+scrape_configs:
+  - job_name: node
+    metrics_path: /m
+    scheme: https
+    params: {module: [a, b]}
+    static_configs:
+      - targets: ['h1:9100', 'h2:9100']
+        labels: {env: prod}
+    honor_labels: true
+    honor_timestamps: false
+    authorization: {credentials: tok}
+    sample_limit: 100
+    label_limit: 30
+    label_name_length_limit: 40
+    label_value_length_limit: 50
+    body_size_limit: 10MB
+    project: other
+  - job_name: fast
+    scrape_interval: 5s
+    basic_auth: {username: u, password: p}
+    static_configs: [{targets: ['h3:1']}]
+global:
+  scrape_interval: 30s
+  scrape_timeout: 20s
+  evaluation_interval: 15s
+rule_files: ['rules/*.yml']
+rules: {project: other}
+)", "t.yaml");
+  ASSERT_TRUE(r.ok()) << AllErrors(r);
+  const Config& c = r.config;
+  EXPECT_EQ(c.global.scrape_interval_ms, 30'000);
+  EXPECT_EQ(c.global.evaluation_interval_ms, 15'000);
+  ASSERT_EQ(c.scrape_configs.size(), 2u);
+  const scrape::ScrapeConfig& node = c.scrape_configs[0].scrape;
+  EXPECT_EQ(c.scrape_configs[0].project, "other");
+  EXPECT_EQ(node.job_name, "node");
+  EXPECT_EQ(node.scrape_interval_ms, 30'000);  // from global
+  EXPECT_EQ(node.scrape_timeout_ms, 20'000);
+  EXPECT_EQ(node.metrics_path, "/m");
+  EXPECT_EQ(node.scheme, "https");
+  ASSERT_EQ(node.params.size(), 2u);
+  EXPECT_EQ(node.params[1], (std::pair<std::string, std::string>{"module", "b"}));
+  ASSERT_EQ(node.static_configs.size(), 1u);
+  EXPECT_THAT(node.static_configs[0].targets, ElementsAre("h1:9100", "h2:9100"));
+  EXPECT_EQ(node.static_configs[0].labels[0].name, "env");
+  EXPECT_TRUE(node.honor_labels);
+  EXPECT_FALSE(node.honor_timestamps);
+  EXPECT_EQ(node.bearer_token, "tok");
+  EXPECT_EQ(node.sample_limit, 100u);
+  EXPECT_EQ(node.label_limit, 30u);
+  EXPECT_EQ(node.label_name_length_limit, 40u);
+  EXPECT_EQ(node.label_value_length_limit, 50u);
+  EXPECT_EQ(node.body_size_limit, 10LL << 20);  // Prometheus' MB is 2^20
+  const scrape::ScrapeConfig& fast = c.scrape_configs[1].scrape;
+  EXPECT_EQ(c.scrape_configs[1].project, "default");
+  EXPECT_EQ(fast.scrape_interval_ms, 5'000);
+  EXPECT_EQ(fast.scrape_timeout_ms, 5'000);  // the global 20s capped at the interval
+  ASSERT_TRUE(fast.basic_auth.has_value());
+  EXPECT_EQ(fast.basic_auth->password, "p");
+  ASSERT_EQ(c.rule_files.size(), 1u);
+  EXPECT_EQ(c.rule_files[0], "rules/*.yml");  // made absolute by LoadConfigFile only
+  EXPECT_EQ(c.rules.project, "other");
+}
+
+TEST(ScrapeConfigsTest, ErrorsPointAtTheLine) {
+  struct Case {
+    std::string yaml;
+    std::string want;
+  };
+  const std::vector<Case> cases = {
+      {"scrape_configs:\n  - job_name: a\n    scrape_interval: 1s\n    scrape_timeout: 2s\n",
+       "t.yaml:4:21: scrape_configs[0].scrape_timeout: scrape_timeout must be positive and not "
+       "greater than scrape_interval"},
+      {"scrape_configs:\n  - job_name: a\n    static_configs: [{targets: ['http://x:1']}]\n",
+       "t.yaml:3:"},
+      {"scrape_configs:\n  - job_name: a\n    metrics_path: m\n", "metrics_path must start with '/'"},
+      {"scrape_configs:\n  - job_name: a\n    scheme: ftp\n", "t.yaml:3:13:"},
+      {"scrape_configs:\n  - job_name: a\n  - job_name: a\n",
+       "t.yaml:3:5: scrape_configs[1].job_name: duplicate job_name 'a' (first on line 2)"},
+      {"scrape_configs:\n  - static_configs: []\n", "missing required key 'job_name'"},
+      {"scrape_configs:\n  - job_name: a\n    sample_limit: -1\n", "t.yaml:3:19:"},
+      {"scrape_configs:\n  - job_name: a\n    body_size_limit: 1XB\n", "invalid byte size '1XB'"},
+      {"scrape_configs:\n  - job_name: a\n    bearer_token: x\n    authorization: {credentials: y}\n",
+       "at most one of bearer_token and authorization"},
+      {"scrape_configs:\n  - job_name: a\n    authorization: {type: Basic, credentials: y}\n",
+       "only type Bearer"},
+      {"scrape_configs:\n  - job_name: a\n    honor_labels: maybe\n", "expected true or false"},
+      {"scrape_configs: {job_name: a}\n", "expected a list of scrape configs"},
+      {"global: {evaluation_interval: 0s}\n", "must be a positive duration"},
+      {"rule_files: x.yml\n", "t.yaml:1:13: rule_files: expected a list of strings"},
+      {"rules: {project: ''}\n", "rules.project: must not be empty"},
+      {"rules: {projects: a}\n", "did you mean 'project'?"},
+  };
+  for (const Case& c : cases) {
+    LoadResult r = LoadConfigText(c.yaml, "t.yaml");
+    ASSERT_FALSE(r.ok()) << c.yaml;
+    EXPECT_THAT(AllErrors(r), HasSubstr(c.want)) << c.yaml;
+  }
+}
+
+TEST(ScrapeConfigsTest, RuleFilesAreRelativeToTheConfigFile) {
+  const auto dir = std::filesystem::temp_directory_path() / "tally_loader_rule_files";
+  std::filesystem::create_directories(dir);
+  const auto path = dir / "c.yaml";
+  std::ofstream(path) << "rule_files: ['r/*.yml', '/abs/x.yml']\n";
+  LoadResult r = LoadConfigFile(path.string());
+  ASSERT_TRUE(r.ok()) << AllErrors(r);
+  EXPECT_THAT(r.config.rule_files, ElementsAre((dir / "r/*.yml").string(), "/abs/x.yml"));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
