@@ -496,7 +496,7 @@ void EventStore::Commit(std::string_view project, std::span<const EventView> eve
     id_bytes += kIdIndexEntryBytes;
     const Loc loc{static_cast<int32_t>(day), static_cast<uint32_t>(part->blocks.size() - 1),
                   static_cast<uint32_t>(row)};
-    // Re-key the claim to the block's copy of the id (the caller's view dies).
+    // Point the claim at the block's copy of the id (the caller's view dies).
     auto claimed = p.ids.find(e.id);
     if (claimed == p.ids.end()) {
       p.ids.insert(IdEntry{std::string_view(id), loc});
