@@ -322,6 +322,56 @@ class AggregatorTest(DumpLogsOnFailure):
         self.assertGreater(m.value("tally_rule_group_evaluations_total", group="main") or 0, 0)
         s.stop()
 
+    def test_tenancy_with_auth(self):
+        """With API keys: a key sees the rules, alerts and targets of its own project
+        only; scraped samples go to the job's project; /-/reload needs account:admin."""
+        p = self.targets.port
+        jobs = (job("healthy", "/healthy", p)
+                + job("other_job", "/flap", p, "    project: PROJECT_B\n"))
+        cfg = self.config(jobs, ["rules.yml"]).replace("auth:\n  enabled: false\n", "")
+        s = TallyServer(cfg.replace("PROJECT_B", "default"), name="aggregator-auth")
+        self.write(s, "rules.yml", RULES)
+        s.start()
+        self.addCleanup(s.kill)
+        wait_until(s.api_key, 10, "the bootstrap admin key")
+
+        def cli_json(*args):
+            return json.loads(s.tally_cli(*args, "--json").stdout)
+        account = cli_json("accounts", "create", "other-co", "--tier", "enterprise")["account_id"]
+        project_b = cli_json("projects", "create", "b", "--account", account)["project_id"]
+        key_b = cli_json("keys", "create", "--project", project_b)["key_secret"]
+        reader = cli_json("keys", "create", "--project", "default",
+                          "--scopes", "metrics:read")["key_secret"]
+        # Move other_job to project b by reload (POST with the admin key).
+        self.write(s, "tally.yaml", cfg.replace("PROJECT_B", project_b))
+        r = s.post_json("/-/reload", {})
+        self.assertEqual(r.status, 200, r)
+        r = s.post_json("/-/reload", {}, headers=s.auth(reader))
+        self.assertEqual(r.status, 403, r)
+        self.assertEqual(s.post_json("/-/reload", {}, headers=s.auth(None)).status, 401)
+
+        def pools(key):
+            r = s.get("/api/v1/targets", headers=s.auth(key))
+            self.assertEqual(r.status, 200, r)
+            return sorted(t["scrapePool"] for t in r.json()["data"]["activeTargets"])
+        self.assertEqual(pools(s.api_key()), ["healthy"])
+        self.assertEqual(pools(reader), ["healthy"])
+        self.assertEqual(pools(key_b), ["other_job"])
+        groups = lambda key: [g["name"] for g in
+                              s.get("/api/v1/rules", headers=s.auth(key)).json()["data"]["groups"]]
+        self.assertEqual(groups(reader), ["main"])
+        self.assertEqual(groups(key_b), [])
+        wait_until(lambda: s.get("/api/v1/alerts", headers=s.auth(reader)).json()["data"]["alerts"],
+                   20, "alerts for the default project")
+        self.assertEqual(s.get("/api/v1/alerts", headers=s.auth(key_b)).json()["data"]["alerts"], [])
+        # Samples land in the job's project: b sees flap_a, the default project does not.
+        q = "/api/v1/query?" + urllib.parse.urlencode({"query": "flap_a"})
+        wait_until(lambda: s.get(q, headers=s.auth(key_b)).json()["data"]["result"], 20,
+                   "flap_a in project b")
+        wait_until(lambda: s.get(q, headers=s.auth(reader)).json()["data"]["result"] == [], 20,
+                   "flap_a gone from the default project (the target moved: stale)")
+        s.stop()
+
     def test_check_config_and_bad_configs(self):
         import subprocess
         from tally_harness import tally_bin
