@@ -170,7 +170,9 @@ struct Acc {
   int64_t isum = 0;   // tokens, nano-USD, counts
   double dsum = 0;    // latency
   uint64_t count = 0;
-  double min = std::numeric_limits<double>::infinity();
+  int64_t imin = std::numeric_limits<int64_t>::max();  // integral metrics and nano-USD
+  int64_t imax = std::numeric_limits<int64_t>::min();
+  double min = std::numeric_limits<double>::infinity();  // latency
   double max = -std::numeric_limits<double>::infinity();
   std::vector<double> values;  // only when percentiles are asked for
 };
@@ -198,41 +200,49 @@ Plan MakePlan(const std::vector<StatsMetric>& metrics, bool usage) {
   return plan;
 }
 
-bool IsIntegral(MetricKind k) { return k != MetricKind::kLatency && k != MetricKind::kCost; }
-
 // Adds row i of v to the accumulators `accs` (one per plan kind).
 inline void AddRow(const Plan& plan, Acc* accs, const scan::BlockColumns& c, size_t i) {
   for (size_t m = 0; m < plan.kinds.size(); ++m) {
     Acc& a = accs[m];
     int64_t iv = 0;
-    double dv = 0;
     switch (plan.kinds[m]) {
-      case MetricKind::kInputTokens: iv = c.input[i]; dv = static_cast<double>(iv); break;
-      case MetricKind::kOutputTokens: iv = c.output[i]; dv = static_cast<double>(iv); break;
+      case MetricKind::kInputTokens: iv = c.input[i]; break;
+      case MetricKind::kOutputTokens: iv = c.output[i]; break;
       case MetricKind::kTotalTokens:
         iv = static_cast<int64_t>(uint64_t{c.input[i]} + c.output[i] + c.cache_tokens(i));
-        dv = static_cast<double>(iv);
         break;
-      case MetricKind::kCost: iv = c.cost[i]; dv = NanoToUsd(iv); break;
-      case MetricKind::kLatency:
+      case MetricKind::kCost: iv = c.cost[i]; break;
+      case MetricKind::kLatency: {
         if (!c.has_latency(i)) continue;
-        dv = c.latency[i];
+        const double dv = c.latency[i];
         a.dsum += dv;
-        break;
-      case MetricKind::kCallCount: iv = 1; dv = 1; break;
-      case MetricKind::kErrorCount: iv = c.success(i) ? 0 : 1; dv = static_cast<double>(iv); break;
+        ++a.count;
+        a.min = std::min(a.min, dv);
+        a.max = std::max(a.max, dv);
+        if (plan.keep_values[m]) a.values.push_back(dv);
+        continue;
+      }
+      case MetricKind::kCallCount: iv = 1; break;
+      case MetricKind::kErrorCount: iv = c.success(i) ? 0 : 1; break;
     }
     a.isum += iv;
     ++a.count;
-    a.min = std::min(a.min, dv);
-    a.max = std::max(a.max, dv);
-    if (plan.keep_values[m]) a.values.push_back(dv);
+    a.imin = std::min(a.imin, iv);
+    a.imax = std::max(a.imax, iv);
+    if (plan.keep_values[m]) {
+      a.values.push_back(plan.kinds[m] == MetricKind::kCost ? NanoToUsd(iv)
+                                                             : static_cast<double>(iv));
+    }
   }
 }
 
-json Number(MetricKind k, double d) {
-  if (IsIntegral(k)) return json(static_cast<int64_t>(d));
-  return json(d);
+// min or max of an accumulator as JSON (USD for cost).
+json Extreme(MetricKind k, const Acc& a, bool is_min) {
+  if (a.count == 0) return json();
+  if (k == MetricKind::kLatency) return json(is_min ? a.min : a.max);
+  const int64_t v = is_min ? a.imin : a.imax;
+  if (k == MetricKind::kCost) return json(NanoToUsd(v));
+  return json(v);
 }
 
 // Writes the requested fields of one group into `out`.
@@ -262,8 +272,8 @@ void Render(const std::vector<StatsMetric>& metrics, const Plan& plan, Acc* accs
           out[field] = avg;
           break;
         }
-        case StatsAgg::kMin: out[field] = a.count > 0 ? Number(k, a.min) : json(); break;
-        case StatsAgg::kMax: out[field] = a.count > 0 ? Number(k, a.max) : json(); break;
+        case StatsAgg::kMin: out[field] = Extreme(k, a, true); break;
+        case StatsAgg::kMax: out[field] = Extreme(k, a, false); break;
       }
     }
     if (!m.percentiles.empty()) {
