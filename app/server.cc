@@ -301,6 +301,7 @@ core::Status Server::Start() {
   }
   rest::AddEventRoutes(*p.router, {p.event_ingest.get(), &p.idempotency, p.events.get(), &clock_,
                                    p.control.get(), &p.ingest_open});
+  rest::AddMetricsQueryRoute(*p.router, {p.store.get(), &clock_, p.control.get(), {}});
   rest::AnalyticsOptions analytics;  // /v1/analytics/*, /v1/entities, calls/stats
   analytics.store = p.events.get();
   analytics.clock = &clock_;

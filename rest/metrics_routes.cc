@@ -1,5 +1,7 @@
 #include "rest/metrics_routes.h"
 
+#include <memory>
+
 #include <nlohmann/json.hpp>
 
 #include "core/digest.h"
@@ -83,7 +85,46 @@ void Ingest(Kind kind, exporter::IngestService& ingest, exporter::IdempotencyCac
       intent ? &intent->body_hash : nullptr);
 }
 
+void Query(const MetricsQueryServices& s, const Call& call, core::HttpResponse& resp) {
+  auto query = ParseMetricsQuery(call.req.QueryParams(), s.clock->NowMs(), s.limits);
+  if (!query) return WriteError(resp, query.error());
+  std::string project = call.ctx.project_id;
+  if (query->project_id && *query->project_id != project) {
+    const core::Error not_found = core::MakeError(
+        core::ErrorCode::kNotFound, "project '" + *query->project_id + "' not found",
+        "project_id");
+    if (s.control == nullptr || !call.ctx.Allows("account:admin")) {
+      return WriteError(resp, not_found);
+    }
+    auto found = s.control->GetProject(call.ctx.account_id, *query->project_id);
+    if (!found) {
+      return WriteError(resp, found.error().code == core::ErrorCode::kNotFound ? not_found
+                                                                                : found.error());
+    }
+    project = found->id;
+  }
+  auto result = RunMetricsQuery(*s.store, project, *query, s.limits);
+  if (!result) {
+    // Not an input error but a limit of execution (like Prometheus' 422
+    // "execution"); the error body keeps tally's shape.
+    resp.status = 422;
+    resp.content_type = "application/json";
+    resp.body = Dump(json{{"error", {{"code", "execution"}, {"message", result.error().Message()}}}});
+    return;
+  }
+  resp.status = 200;
+  resp.content_type = "application/json";
+  resp.body = MetricsQueryJson(*query, *result);
+}
+
 }  // namespace
+
+void AddMetricsQueryRoute(Router& router, const MetricsQueryServices& services) {
+  auto s = std::make_shared<MetricsQueryServices>(services);
+  router.Keep(s);
+  router.Add(Route{"GET", "/v1/metrics/query", "metrics.query", false, false, "metrics:read",
+                   [s = s.get()](const Call& call, core::HttpResponse& resp) { Query(*s, call, resp); }});
+}
 
 void AddMetricsRoutes(Router& router, exporter::IngestService& ingest,
                       exporter::IdempotencyCache& idempotency, const core::Clock& clock,
