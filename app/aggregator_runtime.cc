@@ -250,6 +250,7 @@ struct AggregatorRuntime::Loop final : scrape::ScrapeSink {
   PointBuffer buffer;
   uint64_t too_old_or_new = 0;
   std::string store_error;  // of the last commit; cleared before each scrape
+  std::string last_store_error;  // of the previous scrape, to log changes only
   bool last_up = true;      // to log up/down transitions once
 
   // guarded by scrape_mu_
@@ -485,8 +486,12 @@ void AggregatorRuntime::ScrapeWorker() {
     }
     if (!store_ok) {
       due->store_failed.Increment();
-      spdlog::warn("scrape: {}: samples not stored: {}", due->target->url(), due->store_error);
+      // Logged when the reason changes, not on every scrape.
+      if (due->store_error != due->last_store_error) {
+        spdlog::warn("scrape: {}: samples not stored: {}", due->target->url(), due->store_error);
+      }
     }
+    due->last_store_error = due->store_error;
     due->last_up = result.up;
     lock.lock();
     due->busy = false;
