@@ -372,6 +372,33 @@ class AggregatorTest(DumpLogsOnFailure):
                    "flap_a gone from the default project (the target moved: stale)")
         s.stop()
 
+    def test_aggregator_role(self):
+        """`tally aggregator`: scraping, rules and the read API; no ingest routes."""
+        import subprocess
+        from tally_harness import tally_bin
+        s = TallyServer(name="aggregator-role")
+        self.addCleanup(s.cleanup)
+        self.write(s, "rules.yml", RULES)
+        cfg = os.path.join(s.tmp, "tally.yaml")
+        with open(cfg, "w") as f:
+            f.write(self.config(job("healthy", "/healthy", self.targets.port), ["rules.yml"]))
+        log = open(os.path.join(s.tmp, "server.log"), "wb")
+        self.addCleanup(log.close)
+        s.proc = subprocess.Popen(
+            [tally_bin(), "aggregator", "--config", cfg, "--listen", "127.0.0.1:0",
+             "--port-file", s.port_file, "--data-dir", s.data_dir],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=s.tmp)
+        self.addCleanup(s.kill)
+        s.port = wait_until(s._read_port, 20, "the port file")
+        wait_until(lambda: self.value(s, 'up{job="healthy"}') == 1, 20, "the target scraped")
+        wait_until(lambda: self.query(s, "job:healthy_requests:sum"), 20, "the recording rule")
+        self.assertEqual(s.get("/api/v1/rules").status, 200)
+        self.assertEqual(s.post_json("/-/reload", {}).status, 200)
+        # No metric ingest: the route does not exist.
+        r = s.post_json("/v1/metrics/report", {"name": "x", "type": "gauge", "value": 1})
+        self.assertEqual(r.status, 404, r)
+        s.stop()
+
     def test_check_config_and_bad_configs(self):
         import subprocess
         from tally_harness import tally_bin
