@@ -78,6 +78,25 @@ void WriteBadData(core::HttpResponse& resp, const std::string& message) {
 
 }  // namespace
 
+std::string FormatPromDuration(int64_t ms) {
+  if (ms == 0) return "0s";
+  std::string out;
+  if (ms < 0) {
+    out = "-";
+    ms = -ms;
+  }
+  const int64_t units[] = {365LL * 86'400'000, 7LL * 86'400'000, 86'400'000, 3'600'000, 60'000,
+                           1'000, 1};
+  const char* names[] = {"y", "w", "d", "h", "m", "s", "ms"};
+  for (size_t i = 0; i < 7; ++i) {
+    if (ms >= units[i]) {
+      out += std::to_string(ms / units[i]) + names[i];
+      ms %= units[i];
+    }
+  }
+  return out;
+}
+
 std::string FormatAlertValue(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
@@ -167,8 +186,8 @@ void AddRulesRoutes(Router& router, const RulesRoutesOptions& options) {
                            {"lastScrape", FormatRfc3339Ms(t.last_scrape_ms)},
                            {"lastScrapeDuration", t.last_duration_seconds},
                            {"health", t.health},
-                           {"scrapeInterval", std::to_string(t.interval_ms / 1000) + "s"},
-                           {"scrapeTimeout", std::to_string(t.timeout_ms / 1000) + "s"}});
+                           {"scrapeInterval", FormatPromDuration(t.interval_ms)},
+                           {"scrapeTimeout", FormatPromDuration(t.timeout_ms)}});
                      }
                      WriteData(resp, json{{"activeTargets", std::move(active)},
                                           {"droppedTargets", json::array()}});

@@ -91,6 +91,8 @@ void AddRulesRoutes(Router& router, const RulesRoutesOptions& options);
 // Go's strconv.FormatFloat(v, 'e', -1, 64), which Prometheus uses for alert
 // values: "1e+00", "1.5e-01", "NaN", "+Inf".
 std::string FormatAlertValue(double v);
+// Prometheus' model.Duration text: "15s", "1m30s", "500ms", "1h", "0s".
+std::string FormatPromDuration(int64_t ms);
 // RFC 3339 with the milliseconds Prometheus prints ("2024-01-02T03:04:05.678Z");
 // 0 is Go's zero time "0001-01-01T00:00:00Z".
 std::string FormatRfc3339Ms(int64_t ms);

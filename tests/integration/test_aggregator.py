@@ -206,6 +206,10 @@ class AggregatorTest(DumpLogsOnFailure):
                                         "authed", "noauth"})
         self.assertEqual(targets["healthy"]["health"], "up")
         self.assertEqual(targets["healthy"]["lastError"], "")
+        self.assertEqual(targets["healthy"]["scrapeInterval"], "1s")
+        self.assertEqual(targets["healthy"]["scrapeTimeout"], "800ms")  # global
+        self.assertEqual(targets["slow"]["scrapeTimeout"], "500ms")
+        self.assertEqual(targets["healthy"]["labels"]["team"], "infra")
         self.assertEqual(targets["healthy"]["scrapeUrl"],
                          f"http://127.0.0.1:{self.targets.port}/healthy")
         for name, fragment in [("failing", "500"), ("slow", "deadline exceeded"),

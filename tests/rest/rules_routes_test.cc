@@ -44,6 +44,15 @@ TEST(RulesRoutesFormatTest, Rfc3339) {
   EXPECT_EQ(FormatRfc3339Ms(1'700'000'000'001), "2023-11-14T22:13:20.001Z");
 }
 
+TEST(RulesRoutesFormatTest, PromDuration) {
+  EXPECT_EQ(FormatPromDuration(0), "0s");
+  EXPECT_EQ(FormatPromDuration(15'000), "15s");
+  EXPECT_EQ(FormatPromDuration(90'000), "1m30s");
+  EXPECT_EQ(FormatPromDuration(500), "500ms");
+  EXPECT_EQ(FormatPromDuration(3'600'000), "1h");
+  EXPECT_EQ(FormatPromDuration(86'400'000 + 1), "1d1ms");
+}
+
 class RulesRoutesTest : public ::testing::Test {
  protected:
   RulesRoutesTest() : router_(auth_, clock_, registry_) {
