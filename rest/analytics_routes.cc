@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <limits>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -186,7 +187,9 @@ class AnalyticsApi {
       Route r;
       r.method = "POST";
       r.pattern = path;
-      r.name = "calls.stats";
+      // Route names are unique (self-metrics, usage): the Weave-compatible
+      // alias without /v1 gets its own.
+      r.name = std::string_view(path) == "/calls/stats" ? "calls.stats.root" : "calls.stats";
       r.scope = kScope;
       r.json_body = true;
       r.handler = [this](const Call& call, core::HttpResponse& resp) {
