@@ -1,6 +1,7 @@
 #include "app/server.h"
 
 #include <limits>
+#include <thread>
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -327,7 +328,17 @@ core::Status Server::Start() {
       config_.exposition.include_project_label, config_.storage.retention_ms,
       config_.limits.max_future_skew_ms});
   rest::RulesRoutesOptions rules_routes{p.aggregator.get(), {}};
-  if (!flags_.config_path.empty()) rules_routes.reload = [this] { return Reload(); };
+  if (!flags_.config_path.empty()) {
+    // Reloading parses YAML and rule files (recursive, with read buffers):
+    // run it on a thread with a full-size stack, not on the HTTP worker's
+    // small one (ASan found the overflow there).
+    rules_routes.reload = [this] {
+      core::Status result;
+      std::thread worker([&] { result = Reload(); });
+      worker.join();
+      return result;
+    };
+  }
   rest::AddRulesRoutes(*p.router, rules_routes);
 
   core::HttpServerOptions http_options;

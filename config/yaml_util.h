@@ -295,10 +295,11 @@ inline bool ReadSmallFile(const std::string& path, std::string_view what, std::s
     return false;
   }
   text->clear();
-  char buf[65536];
+  // On the heap: callers may run on threads with small stacks.
+  std::vector<char> buf(65536);
   size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
-    text->append(buf, n);
+  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) {
+    text->append(buf.data(), n);
     if (text->size() > kMaxFileBytes) {
       std::fclose(f);
       *error = std::string(what) + " is larger than " + std::to_string(kMaxFileBytes >> 20) + "MiB";
