@@ -316,7 +316,7 @@ core::Result<CallsStatsRequest> ParseCallsStatsRequest(std::string_view body, in
                                   "idempotency_key"};
   for (const auto& [key, value] : doc.items()) {
     if (std::find_if(std::begin(kFields), std::end(kFields),
-                     [&](const char* f) { return key == f; }) == std::end(kFields)) {
+                     [&k = key](const char* f) { return k == f; }) == std::end(kFields)) {
       return Invalid("unknown field '" + key.substr(0, 64) + "'", key.substr(0, 64));
     }
   }
@@ -380,7 +380,7 @@ core::Result<CallsStatsRequest> ParseCallsStatsRequest(std::string_view body, in
         continue;
       }
       auto list = std::find_if(std::begin(lists), std::end(lists),
-                               [&](const auto& l) { return key == l.first; });
+                               [&k = key](const auto& l) { return k == l.first; });
       if (list == std::end(lists)) return Invalid("unknown filter '" + key.substr(0, 64) + "'", param);
       if (value.is_null()) continue;
       auto strings = StringList(value, param);
