@@ -174,6 +174,8 @@ struct EventBlock {
   int64_t bytes = 0;  // every array allocated for this block
   // Old tag arrays, kept while views may still read them.
   std::vector<std::unique_ptr<TagCode[]>> retired_tags;
+  // Cost and flags columns replaced by UpdateCosts, kept while views may still read them.
+  std::vector<std::unique_ptr<uint8_t[]>> retired_cols;
 
   template <typename T>
   T* col(size_t c) {
@@ -578,6 +580,103 @@ std::optional<Event> EventStore::GetEvent(std::string_view project, std::string_
   v.tag_begin_ = block->tag_begin.get();
   if (loc.row >= v.size_) return std::nullopt;
   return v.Row(loc.row);
+}
+
+std::vector<EventCostChange> EventStore::UpdateCosts(std::string_view project,
+                                                     std::span<const EventCostUpdate> updates) {
+  std::vector<EventCostChange> changes;
+  Project* p = FindProject(project);
+  if (p == nullptr || updates.empty()) return changes;
+  // The copies of the cost and flags columns of each block touched so far.
+  struct Copy {
+    EventBlock* block;
+    std::unique_ptr<uint8_t[]> cost;
+    std::unique_ptr<uint8_t[]> flags;
+  };
+  std::vector<Copy> copies;
+  std::unordered_map<const EventBlock*, size_t> copy_of;
+  int64_t col_bytes = 0;
+
+  std::unique_lock lock(p->mu);
+  for (size_t u = 0; u < updates.size(); ++u) {
+    const EventCostUpdate& up = updates[u];
+    auto found = p->ids.find(up.id);
+    if (found == p->ids.end() || found->loc.row == kPendingRow) continue;
+    const Loc loc = found->loc;
+    auto part = p->partitions.find(loc.day);
+    if (part == p->partitions.end() || loc.block >= part->second.blocks.size()) continue;
+    EventBlock* b = part->second.blocks[loc.block].get();
+    const size_t row = loc.row;
+    if (row >= b->size) continue;
+    // The current values: the copy's when this block was changed already.
+    auto slot = copy_of.find(b);
+    const uint8_t* cost_col = slot == copy_of.end() ? b->cols[kColCost].get()
+                                                    : copies[slot->second].cost.get();
+    const uint8_t* flags_col = slot == copy_of.end() ? b->cols[kColFlags].get()
+                                                     : copies[slot->second].flags.get();
+    int64_t old_cost;
+    std::memcpy(&old_cost, cost_col + row * sizeof(int64_t), sizeof old_cost);
+    const uint8_t old_flags = flags_col[row];
+    const auto old_source = static_cast<CostSource>((old_flags & kEventFlagCostSourceMask) >>
+                                                    kEventFlagCostSourceShift);
+    if (old_cost == up.cost_nano_usd && old_source == up.cost_source) continue;
+    if (slot == copy_of.end()) {
+      slot = copy_of.emplace(b, copies.size()).first;
+      Copy& c = copies.emplace_back();
+      c.block = b;
+      c.cost = std::make_unique<uint8_t[]>(b->capacity * ColElemSize(kColCost));
+      std::memcpy(c.cost.get(), b->cols[kColCost].get(), b->capacity * ColElemSize(kColCost));
+      c.flags = std::make_unique<uint8_t[]>(b->capacity * ColElemSize(kColFlags));
+      std::memcpy(c.flags.get(), b->cols[kColFlags].get(), b->capacity * ColElemSize(kColFlags));
+    }
+    Copy& c = copies[slot->second];
+    int64_t& cost = reinterpret_cast<int64_t*>(c.cost.get())[row];
+    uint8_t& flags = c.flags[row];
+
+    EventCostChange& ch = changes.emplace_back();
+    ch.update = u;
+    ch.old_cost_nano_usd = old_cost;
+    ch.old_cost_source = old_source;
+    EventView& e = ch.event;
+    e.id = up.id;
+    e.ts_ms = b->col<int64_t>(kColTs)[row];
+    for (size_t f = 0; f < kEventFieldCount; ++f) {
+      const void* col = b->cols[kColCode0 + f].get();
+      e.strings[f] = p->dict.Str(col ? static_cast<const uint32_t*>(col)[row] : 0);
+    }
+    auto u32 = [&](size_t col) {
+      const void* data = b->cols[col].get();
+      return data ? static_cast<const uint32_t*>(data)[row] : 0u;
+    };
+    e.input_tokens = u32(kColInput);
+    e.output_tokens = u32(kColOutput);
+    e.cache_read_tokens = u32(kColCacheRead);
+    e.cache_write_5m_tokens = u32(kColCacheWrite5m);
+    e.cache_write_1h_tokens = u32(kColCacheWrite1h);
+    if (flags & kEventFlagHasLatency) e.latency_ms = b->col<float>(kColLatency)[row];
+    e.success = (flags & kEventFlagSuccess) != 0;
+    e.cost_nano_usd = up.cost_nano_usd;
+    e.cost_source = up.cost_source;
+
+    cost = up.cost_nano_usd;
+    flags = static_cast<uint8_t>((flags & ~kEventFlagCostSourceMask) |
+                                 (static_cast<uint8_t>(up.cost_source)
+                                  << kEventFlagCostSourceShift));
+  }
+  // Swap the copies in; views taken before keep the old arrays (retired, not freed).
+  for (Copy& c : copies) {
+    EventBlock& b = *c.block;
+    b.retired_cols.push_back(std::move(b.cols[kColCost]));
+    b.retired_cols.push_back(std::move(b.cols[kColFlags]));
+    b.cols[kColCost] = std::move(c.cost);
+    b.cols[kColFlags] = std::move(c.flags);
+    const auto n = static_cast<int64_t>(b.capacity * (ColElemSize(kColCost) + ColElemSize(kColFlags)));
+    b.bytes += n;
+    col_bytes += n;
+  }
+  p->column_bytes += col_bytes;
+  projects_->total_bytes.fetch_add(col_bytes, std::memory_order_relaxed);
+  return changes;
 }
 
 uint64_t EventStore::DropBefore(int64_t cutoff_ms) {

@@ -219,6 +219,23 @@ struct EventStoreStats {
   int64_t bytes() const { return column_bytes + id_bytes + dictionary_bytes; }
 };
 
+// A new cost for one stored event (POST /v1/events/reprice).
+struct EventCostUpdate {
+  std::string_view id;
+  int64_t cost_nano_usd = 0;
+  CostSource cost_source = CostSource::kPriceTable;
+};
+
+// What UpdateCosts changed for one update.
+struct EventCostChange {
+  size_t update = 0;  // index into the updates
+  int64_t old_cost_nano_usd = 0;
+  CostSource old_cost_source = CostSource::kReported;
+  // The event with its new cost, without tags; `id` is the update's, the
+  // strings view the project's Dictionary (valid for the store's lifetime).
+  EventView event;
+};
+
 // The first phase of a write: which events are new. Ids are claimed (a
 // concurrent batch with the same id sees a duplicate) until Commit or Abort.
 struct EventReservation {
@@ -258,6 +275,17 @@ class EventStore {
   // partition (day) order. No lock is held during `fn`.
   void ScanBlocks(std::string_view project, int64_t from_ms, int64_t to_ms,
                   const std::function<void(const EventBlockView&)>& fn) const;
+
+  // Sets the cost and cost source of the stored events named by `updates`
+  // (ids not stored, or already at that cost and source, are skipped) and
+  // returns what changed, in update order. Copy-on-write: the cost and flags
+  // columns of every affected block are copied, changed and swapped in under
+  // the project's exclusive lock, so views taken before keep reading the old
+  // values (the old arrays live until the block is dropped: 9 bytes x block
+  // capacity per reprice of a block, counted in Stats().column_bytes) and
+  // views taken after see the new ones.
+  std::vector<EventCostChange> UpdateCosts(std::string_view project,
+                                           std::span<const EventCostUpdate> updates);
 
   // The event with `id` in `project`, if stored.
   std::optional<Event> GetEvent(std::string_view project, std::string_view id) const;

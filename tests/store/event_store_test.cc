@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 namespace store {
@@ -332,6 +333,164 @@ TEST(EventStoreTest, MemoryPerEventIsBounded) {
   std::printf("event store: %.1f column bytes/event, %.1f id bytes/event, %.1f dictionary bytes/event\n",
               cols, ids, static_cast<double>(s.dictionary_bytes) / n);
   EXPECT_LE(cols, 64.0);
+}
+
+// ---------------------------------------------------------------- UpdateCosts (reprice)
+
+std::vector<EventCostUpdate> Updates(
+    const std::vector<std::tuple<std::string_view, int64_t, CostSource>>& items) {
+  std::vector<EventCostUpdate> out;
+  for (const auto& [id, cost, source] : items) out.push_back({id, cost, source});
+  return out;
+}
+
+TEST(EventStoreTest, UpdateCostsChangesCostAndSourceAndReportsTheOldOnes) {
+  EventStore store;
+  Event a = MakeEvent("a", kT0);
+  Event b = MakeEvent("b", kT0 + 1, "new-model");
+  b.cost_nano_usd = 0;
+  b.cost_source = CostSource::kUnknownModel;
+  b.tags = {{"env", "prod"}};
+  Event c = MakeEvent("c", kT0 + kDay);
+  c.cost_source = CostSource::kPriceTable;
+  AppendAll(store, "p", {a, b, c});
+  auto updates = Updates({{"b", 1'234'567, CostSource::kPriceTable},
+                          {"missing", 5, CostSource::kPriceTable},
+                          {"c", c.cost_nano_usd, CostSource::kPriceTable},  // unchanged
+                          {"c", 0, CostSource::kUnknownModel}});
+  std::vector<EventCostChange> changes = store.UpdateCosts("p", updates);
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].update, 0u);
+  EXPECT_EQ(changes[0].old_cost_nano_usd, 0);
+  EXPECT_EQ(changes[0].old_cost_source, CostSource::kUnknownModel);
+  EXPECT_EQ(changes[0].event.id, "b");
+  EXPECT_EQ(changes[0].event.ts_ms, kT0 + 1);
+  EXPECT_EQ(changes[0].event.str(EventField::kModel), "new-model");
+  EXPECT_EQ(changes[0].event.str(EventField::kEntityId), "acme");
+  EXPECT_EQ(changes[0].event.input_tokens, 150u);
+  EXPECT_EQ(changes[0].event.cost_nano_usd, 1'234'567);
+  EXPECT_EQ(changes[0].event.cost_source, CostSource::kPriceTable);
+  EXPECT_EQ(changes[1].update, 3u);
+  EXPECT_EQ(changes[1].old_cost_nano_usd, c.cost_nano_usd);
+  EXPECT_EQ(changes[1].old_cost_source, CostSource::kPriceTable);
+
+  Event want_b = b;
+  want_b.cost_nano_usd = 1'234'567;
+  want_b.cost_source = CostSource::kPriceTable;
+  Event want_c = c;
+  want_c.cost_nano_usd = 0;
+  want_c.cost_source = CostSource::kUnknownModel;
+  EXPECT_EQ(store.GetEvent("p", "a"), a);
+  EXPECT_EQ(store.GetEvent("p", "b"), want_b);
+  EXPECT_EQ(store.GetEvent("p", "c"), want_c);
+  EXPECT_EQ(ScanAll(store, "p", kT0, kT0 + 2 * kDay), (std::vector<Event>{a, want_b, want_c}));
+  // Another project, or nothing to change: no-ops.
+  EXPECT_TRUE(store.UpdateCosts("other", updates).empty());
+  EXPECT_TRUE(store.UpdateCosts("p", std::span(updates).first(2)).empty());
+}
+
+TEST(EventStoreTest, UpdateCostsTwiceInOneCallKeepsTheLast) {
+  EventStore store;
+  AppendAll(store, "p", {MakeEvent("a", kT0)});
+  auto changes = store.UpdateCosts("p", Updates({{"a", 7, CostSource::kPriceTable},
+                                                 {"a", 9, CostSource::kPriceTable}}));
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[1].old_cost_nano_usd, 7);
+  EXPECT_EQ(store.GetEvent("p", "a")->cost_nano_usd, 9);
+}
+
+TEST(EventStoreTest, UpdateCostsIsCopyOnWriteForOlderViews) {
+  EventStore store;
+  std::vector<Event> events;
+  for (int i = 0; i < 100; ++i) events.push_back(MakeEvent("e" + std::to_string(i), kT0 + i));
+  AppendAll(store, "p", events);
+  std::vector<EventBlockView> before;
+  store.ScanBlocks("p", kT0, kT0 + kDay, [&](const EventBlockView& v) { before.push_back(v); });
+  const int64_t bytes_before = store.Stats().column_bytes;
+  auto changes = store.UpdateCosts("p", Updates({{"e5", 42, CostSource::kPriceTable},
+                                                 {"e99", 43, CostSource::kPriceTable}}));
+  ASSERT_EQ(changes.size(), 2u);
+  // The old views still read the old values; new scans read the new ones.
+  int64_t old_total = 0;
+  for (const auto& v : before) {
+    for (size_t i = 0; i < v.size(); ++i) {
+      old_total += v.cost_nano_usd()[i];
+      EXPECT_EQ(v.cost_source(i), CostSource::kReported);
+    }
+  }
+  EXPECT_EQ(old_total, 100 * 6'500'000);
+  int64_t new_total = 0;
+  store.ScanBlocks("p", kT0, kT0 + kDay, [&](const EventBlockView& v) {
+    for (size_t i = 0; i < v.size(); ++i) new_total += v.cost_nano_usd()[i];
+  });
+  EXPECT_EQ(new_total, 98 * 6'500'000 + 42 + 43);
+  // The copies are counted (the old arrays stay until the block is dropped).
+  EXPECT_GT(store.Stats().column_bytes, bytes_before);
+  // Rows appended after the swap land in the new arrays.
+  AppendAll(store, "p", {MakeEvent("late", kT0 + 500)});
+  EXPECT_EQ(store.GetEvent("p", "late")->cost_nano_usd, 6'500'000);
+  EXPECT_EQ(store.GetEvent("p", "e5")->cost_nano_usd, 42);
+  EXPECT_EQ(store.DropBefore(kT0 + kDay), 101u);
+  EXPECT_EQ(store.Stats().column_bytes, 0);
+}
+
+// Scans, ingest and repricing at once: every row a scan sees has a consistent
+// (cost, cost_source) pair: one of the two states the repricer toggles between.
+TEST(EventStoreTest, ConcurrentScansSeeWholeCostUpdates) {
+  EventStore store;
+  constexpr int kEvents = 4'000;
+  std::vector<Event> events;
+  for (int i = 0; i < kEvents; ++i) {
+    Event e = MakeEvent("r" + std::to_string(i), kT0 + i);
+    e.cost_nano_usd = 0;
+    e.cost_source = CostSource::kUnknownModel;
+    events.push_back(std::move(e));
+  }
+  AppendAll(store, "p", events);
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> priced_seen{0};
+  std::thread reader([&] {
+    while (!done.load()) {
+      store.ScanBlocks("p", kT0, kT0 + kDay, [&](const EventBlockView& v) {
+        for (size_t i = 0; i < v.size(); ++i) {
+          const std::string_view id = v.id(i);
+          if (id[0] != 'r') continue;  // the writer's rows
+          const int64_t priced = 1000 + std::stoll(std::string(id.substr(1)));
+          if (v.cost_source(i) == CostSource::kPriceTable) {
+            ASSERT_EQ(v.cost_nano_usd()[i], priced) << id;
+            ++priced_seen;
+          } else {
+            ASSERT_EQ(v.cost_source(i), CostSource::kUnknownModel) << id;
+            ASSERT_EQ(v.cost_nano_usd()[i], 0) << id;
+          }
+        }
+      });
+    }
+  });
+  std::thread writer([&] {
+    for (int i = 0; i < 3'000; i += 10) {
+      std::vector<Event> batch;
+      for (int j = i; j < i + 10; ++j) batch.push_back(MakeEvent("w" + std::to_string(j), kT0 + j));
+      AppendAll(store, "p", batch);
+    }
+  });
+  std::vector<std::string> ids;
+  for (int i = 0; i < kEvents; ++i) ids.push_back("r" + std::to_string(i));
+  for (int round = 0; round < 20; ++round) {
+    std::vector<EventCostUpdate> updates;
+    for (int i = round % 2; i < kEvents; i += 2) {
+      const bool price = (round / 2) % 2 == 0;
+      updates.push_back({ids[i], price ? 1000 + i : 0,
+                         price ? CostSource::kPriceTable : CostSource::kUnknownModel});
+    }
+    store.UpdateCosts("p", updates);
+  }
+  writer.join();
+  done = true;
+  reader.join();
+  // 20 rounds: each half of the rows was priced, unpriced, ... and ends unpriced.
+  EXPECT_EQ(store.GetEvent("p", "r0")->cost_source, CostSource::kUnknownModel);
+  EXPECT_EQ(ScanAll(store, "p", kT0, kT0 + kDay).size(), size_t{kEvents + 3'000});
 }
 
 }  // namespace
