@@ -1,5 +1,6 @@
 // ControlPlane: the durable record of accounts, projects, API keys, members,
-// request usage, bandwidth alerts and idempotency records of account routes.
+// request usage, bandwidth alerts, idempotency records of account routes and
+// detected anomalies.
 //
 // An interface over plain structs so that SQLite (sqlite_control_plane.h, the
 // default: <storage.dir>/tally.db) can be replaced by PostgreSQL when several
@@ -17,6 +18,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -103,6 +105,38 @@ struct IdempotencyRecord {
   int status = 0;
   std::string response_body;
   int64_t created_at_ms = 0;
+};
+
+// A detected anomaly (GET /v1/analytics/anomalies; rest/anomaly_detector.h).
+// Unique per (project, entity, type, granularity, period_start): a bucket is
+// never detected twice.
+struct Anomaly {
+  std::string id;  // "anomaly_" + 16 hex
+  std::string project_id;
+  std::string entity_type;  // "project" for the project-wide totals
+  std::string entity_id;
+  std::string type;         // cost_spike | usage_spike | error_rate_spike | latency_spike
+  std::string granularity;  // "day" | "hour"
+  int64_t period_start_ms = 0;  // the bucket compared with its baseline
+  std::string severity;         // low | medium | high | critical
+  std::string description;
+  double expected_value = 0;
+  double actual_value = 0;
+  double ratio = 0;
+  std::string status = "active";  // active | resolved | dismissed
+  int64_t detected_at_ms = 0;
+  std::optional<int64_t> resolved_at_ms;
+  std::optional<int64_t> dismissed_at_ms;
+};
+
+// Which anomalies ListAnomalies returns: period_start in [start_ms, end_ms),
+// newest bucket first.
+struct AnomalyFilter {
+  int64_t start_ms = INT64_MIN;
+  int64_t end_ms = INT64_MAX;
+  std::optional<std::string> entity_type;
+  std::optional<std::string> status;
+  int limit = 1000;
 };
 
 // One page of a cursor-paginated list. `next_cursor` is opaque, URL-safe and
@@ -194,6 +228,24 @@ class ControlPlane {
   virtual core::Status PutIdempotency(const IdempotencyRecord& record) = 0;
   // Deletes records created before `before_ms`; returns how many.
   virtual core::Result<int64_t> PurgeIdempotency(int64_t before_ms) = 0;
+
+  // --- anomalies (per project; another project's id is kNotFound)
+  // Stores `a` (id, status and detected_at are filled here) unless its
+  // (project, entity, type, granularity, period_start) is stored already: then
+  // an active one gets the new values, severity and description, a resolved or
+  // dismissed one is left alone. Returns the stored row and whether it is new.
+  virtual core::Result<std::pair<Anomaly, bool>> RecordAnomaly(const Anomaly& a,
+                                                               int64_t now_ms) = 0;
+  virtual core::Result<std::vector<Anomaly>> ListAnomalies(const std::string& project_id,
+                                                           const AnomalyFilter& filter) = 0;
+  // Active -> resolved (resolved_at = now) for these ids of the project.
+  virtual core::Status ResolveAnomalies(const std::string& project_id,
+                                        const std::vector<std::string>& ids, int64_t now_ms) = 0;
+  // Sets the status of one anomaly ("dismissed" from the API; dismissed is
+  // final: no later detection or resolution changes it).
+  virtual core::Result<Anomaly> SetAnomalyStatus(const std::string& project_id,
+                                                 const std::string& id, const std::string& status,
+                                                 int64_t now_ms) = 0;
 };
 
 }  // namespace control

@@ -106,6 +106,31 @@ CREATE TABLE idempotency (
 ) WITHOUT ROWID;
 CREATE INDEX idempotency_by_created ON idempotency(created_at_ms);
 )sql",
+    // 2: detected anomalies (rest/anomaly_detector.h). One row per bucket.
+    R"sql(
+CREATE TABLE anomalies (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  project_id TEXT NOT NULL,
+  entity_type TEXT NOT NULL,
+  entity_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  granularity TEXT NOT NULL,
+  period_start_ms INTEGER NOT NULL,
+  severity TEXT NOT NULL,
+  description TEXT NOT NULL,
+  expected_value REAL NOT NULL,
+  actual_value REAL NOT NULL,
+  ratio REAL NOT NULL,
+  status TEXT NOT NULL,
+  detected_at_ms INTEGER NOT NULL,
+  resolved_at_ms INTEGER,
+  dismissed_at_ms INTEGER,
+  UNIQUE (project_id, entity_type, entity_id, type, granularity, period_start_ms)
+);
+CREATE INDEX anomalies_by_period ON anomalies(project_id, period_start_ms);
+CREATE INDEX anomalies_by_status ON anomalies(project_id, status);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -1042,6 +1067,182 @@ core::Result<int64_t> SqliteControlPlane::PurgeIdempotency(int64_t before_ms) {
   auto st = ExecBound(*db_, "DELETE FROM idempotency WHERE created_at_ms < ?", before_ms);
   if (!st) return Err(st);
   return db_->Changes();
+}
+
+// --- anomalies
+
+namespace {
+
+constexpr std::string_view kAnomalyCols =
+    "id, project_id, entity_type, entity_id, type, granularity, period_start_ms, severity, "
+    "description, expected_value, actual_value, ratio, status, detected_at_ms, resolved_at_ms, "
+    "dismissed_at_ms";
+
+Anomaly ReadAnomaly(const Statement& s) {
+  Anomaly a;
+  a.id = s.Text(0);
+  a.project_id = s.Text(1);
+  a.entity_type = s.Text(2);
+  a.entity_id = s.Text(3);
+  a.type = s.Text(4);
+  a.granularity = s.Text(5);
+  a.period_start_ms = s.Int64(6);
+  a.severity = s.Text(7);
+  a.description = s.Text(8);
+  a.expected_value = s.Double(9);
+  a.actual_value = s.Double(10);
+  a.ratio = s.Double(11);
+  a.status = s.Text(12);
+  a.detected_at_ms = s.Int64(13);
+  a.resolved_at_ms = s.OptionalInt64(14);
+  a.dismissed_at_ms = s.OptionalInt64(15);
+  return a;
+}
+
+core::Status CheckAnomalyStatus(const std::string& status) {
+  if (IsOneOf(status, {"active", "resolved", "dismissed"})) return {};
+  return core::Fail(ErrorCode::kInvalidRequest,
+                    "status must be active, resolved or dismissed (got \"" + status + "\")",
+                    "status");
+}
+
+}  // namespace
+
+core::Result<Anomaly> SqliteControlPlane::LoadAnomalyLocked(const std::string& project_id,
+                                                            const std::string& id) {
+  auto stmt = PrepareBound(
+      *db_, Sql("SELECT ", kAnomalyCols, " FROM anomalies WHERE id = ? AND project_id = ?"), id,
+      project_id);
+  if (!stmt) return Err(stmt);
+  auto row = stmt->Step();
+  if (!row) return Err(row);
+  if (!*row) return core::Fail(ErrorCode::kNotFound, "no such anomaly", "id");
+  return ReadAnomaly(*stmt);
+}
+
+core::Result<std::pair<Anomaly, bool>> SqliteControlPlane::RecordAnomaly(const Anomaly& a,
+                                                                         int64_t now_ms) {
+  auto id = NewId("anomaly_");
+  if (!id) return Err(id);
+  std::lock_guard lock(mu_);
+  bool created = false;
+  std::string stored_id;
+  auto st = db_->Transaction([&]() -> core::Status {
+    auto find = PrepareBound(*db_,
+                             "SELECT id, status FROM anomalies WHERE project_id = ? AND "
+                             "entity_type = ? AND entity_id = ? AND type = ? AND granularity = ? "
+                             "AND period_start_ms = ?",
+                             a.project_id, a.entity_type, a.entity_id, a.type, a.granularity,
+                             a.period_start_ms);
+    if (!find) return Err(find);
+    auto row = find->Step();
+    if (!row) return Err(row);
+    if (*row) {
+      stored_id = find->Text(0);
+      if (find->Text(1) != "active") return {};
+      auto up = PrepareBound(*db_,
+                             "UPDATE anomalies SET severity = ?, description = ? WHERE id = ?",
+                             a.severity, a.description, stored_id);
+      if (!up) return Err(up);
+      if (auto st = up->Run(); !st) return st;
+      auto values = db_->Prepare(
+          "UPDATE anomalies SET expected_value = ?, actual_value = ?, ratio = ? WHERE id = ?");
+      if (!values) return Err(values);
+      for (auto st : {values->BindDouble(1, a.expected_value),
+                      values->BindDouble(2, a.actual_value), values->BindDouble(3, a.ratio),
+                      values->Bind(4, std::string_view(stored_id))}) {
+        if (!st) return st;
+      }
+      return values->Run();
+    }
+    created = true;
+    stored_id = *id;
+    auto ins = PrepareBound(*db_,
+                            "INSERT INTO anomalies (id, project_id, entity_type, entity_id, type, "
+                            "granularity, period_start_ms, severity, description, status, "
+                            "detected_at_ms, expected_value, actual_value, ratio) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)",
+                            stored_id, a.project_id, a.entity_type, a.entity_id, a.type,
+                            a.granularity, a.period_start_ms, a.severity, a.description, now_ms);
+    if (!ins) return Err(ins);
+    for (auto st : {ins->BindDouble(11, a.expected_value), ins->BindDouble(12, a.actual_value),
+                    ins->BindDouble(13, a.ratio)}) {
+      if (!st) return st;
+    }
+    return ins->Run();
+  });
+  if (!st) return Err(st);
+  auto stored = LoadAnomalyLocked(a.project_id, stored_id);
+  if (!stored) return Err(stored);
+  return std::pair<Anomaly, bool>(std::move(*stored), created);
+}
+
+core::Result<std::vector<Anomaly>> SqliteControlPlane::ListAnomalies(const std::string& project_id,
+                                                                     const AnomalyFilter& filter) {
+  if (filter.status) {
+    if (auto st = CheckAnomalyStatus(*filter.status); !st) return Err(st);
+  }
+  std::lock_guard lock(mu_);
+  auto stmt = PrepareBound(
+      *db_,
+      Sql("SELECT ", kAnomalyCols,
+          " FROM anomalies WHERE project_id = ?1 AND period_start_ms >= ?2 AND "
+          "period_start_ms < ?3 AND (?4 = '' OR entity_type = ?4) AND (?5 = '' OR status = ?5) "
+          "ORDER BY period_start_ms DESC, seq DESC LIMIT ?6"),
+      project_id, filter.start_ms, filter.end_ms, filter.entity_type.value_or(""),
+      filter.status.value_or(""), static_cast<int64_t>(filter.limit));
+  if (!stmt) return Err(stmt);
+  std::vector<Anomaly> out;
+  for (;;) {
+    auto row = stmt->Step();
+    if (!row) return Err(row);
+    if (!*row) break;
+    out.push_back(ReadAnomaly(*stmt));
+  }
+  return out;
+}
+
+core::Status SqliteControlPlane::ResolveAnomalies(const std::string& project_id,
+                                                  const std::vector<std::string>& ids,
+                                                  int64_t now_ms) {
+  if (ids.empty()) return {};
+  std::lock_guard lock(mu_);
+  return db_->Transaction([&]() -> core::Status {
+    auto stmt = db_->Prepare(
+        "UPDATE anomalies SET status = 'resolved', resolved_at_ms = ?3 "
+        "WHERE id = ?1 AND project_id = ?2 AND status = 'active'");
+    if (!stmt) return Err(stmt);
+    for (const std::string& id : ids) {
+      stmt->Reset();
+      if (auto st = stmt->BindAll(id, project_id, now_ms); !st) return st;
+      if (auto st = stmt->Run(); !st) return st;
+    }
+    return {};
+  });
+}
+
+core::Result<Anomaly> SqliteControlPlane::SetAnomalyStatus(const std::string& project_id,
+                                                           const std::string& id,
+                                                           const std::string& status,
+                                                           int64_t now_ms) {
+  if (auto st = CheckAnomalyStatus(status); !st) return Err(st);
+  std::lock_guard lock(mu_);
+  auto st = db_->Transaction([&]() -> core::Status {
+    auto current = LoadAnomalyLocked(project_id, id);
+    if (!current) return Err(current);
+    if (current->status == status) return {};
+    if (current->status == "dismissed") {
+      return core::Fail(ErrorCode::kConflict, "a dismissed anomaly stays dismissed", "status");
+    }
+    return ExecBound(*db_,
+                     "UPDATE anomalies SET status = ?1, "
+                     "resolved_at_ms = CASE WHEN ?1 = 'resolved' THEN ?2 ELSE resolved_at_ms END, "
+                     "dismissed_at_ms = CASE WHEN ?1 = 'dismissed' THEN ?2 ELSE dismissed_at_ms "
+                     "END WHERE id = ?3",
+                     status, now_ms, id);
+  });
+  if (!st) return Err(st);
+  return LoadAnomalyLocked(project_id, id);
 }
 
 }  // namespace control

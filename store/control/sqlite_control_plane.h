@@ -91,6 +91,14 @@ class SqliteControlPlane final : public ControlPlane {
   core::Status PutIdempotency(const IdempotencyRecord& record) override;
   core::Result<int64_t> PurgeIdempotency(int64_t before_ms) override;
 
+  core::Result<std::pair<Anomaly, bool>> RecordAnomaly(const Anomaly& a, int64_t now_ms) override;
+  core::Result<std::vector<Anomaly>> ListAnomalies(const std::string& project_id,
+                                                   const AnomalyFilter& filter) override;
+  core::Status ResolveAnomalies(const std::string& project_id, const std::vector<std::string>& ids,
+                                int64_t now_ms) override;
+  core::Result<Anomaly> SetAnomalyStatus(const std::string& project_id, const std::string& id,
+                                         const std::string& status, int64_t now_ms) override;
+
  private:
   explicit SqliteControlPlane(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
 
@@ -101,6 +109,7 @@ class SqliteControlPlane final : public ControlPlane {
   core::Status LoadSecretsLocked(ApiKey& key);
   // Ok when the project exists in the account and is not deleted, else kNotFound.
   core::Status CheckProjectLocked(const std::string& account_id, const std::string& project_id);
+  core::Result<Anomaly> LoadAnomalyLocked(const std::string& project_id, const std::string& id);
 
   std::mutex mu_;
   std::unique_ptr<SqliteDb> db_;  // guarded by mu_

@@ -100,6 +100,12 @@ bool Statement::IsNull(int column) const {
 
 int64_t Statement::Int64(int column) const { return sqlite3_column_int64(stmt_, column); }
 
+double Statement::Double(int column) const { return sqlite3_column_double(stmt_, column); }
+
+core::Status Statement::BindDouble(int index, double value) {
+  return Check(sqlite3_bind_double(stmt_, index, value), "bind");
+}
+
 std::optional<int64_t> Statement::OptionalInt64(int column) const {
   if (IsNull(column)) return std::nullopt;
   return Int64(column);

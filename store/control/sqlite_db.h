@@ -37,6 +37,8 @@ class Statement {
   core::Status Bind(int index, const std::optional<int64_t>& value);  // nullopt -> NULL
   core::Status BindBlob(int index, std::string_view bytes);
   core::Status BindNull(int index);
+  // A REAL (named apart from Bind so that integer arguments stay unambiguous).
+  core::Status BindDouble(int index, double value);
 
   // Binds `values` to parameters 1, 2, ... in order.
   template <typename... Args>
@@ -62,6 +64,7 @@ class Statement {
   int64_t Int64(int column) const;
   std::optional<int64_t> OptionalInt64(int column) const;  // NULL -> nullopt
   std::string Text(int column) const;                      // NULL -> ""
+  double Double(int column) const;                         // NULL -> 0
 
  private:
   friend class SqliteDb;
