@@ -17,6 +17,38 @@ constexpr std::string_view kDirections[4] = {"input", "output", "cache_read", "c
 LlmMetrics::LlmMetrics(std::vector<double> latency_bounds, bool entity_id_label)
     : bounds_(std::move(latency_bounds)), entity_id_label_(entity_id_label) {}
 
+LlmMetrics::Agg& LlmMetrics::AggFor(std::string_view project, const store::EventView& e,
+                                    std::string& key) {
+  const std::string_view success = e.success ? "true" : "false";
+  key.clear();
+  key.append(project).push_back('\0');
+  key.append(e.str(EventField::kModel)).push_back('\0');
+  key.append(e.str(EventField::kProvider)).push_back('\0');
+  key.append(e.str(EventField::kEntityType)).push_back('\0');
+  key.append(success);
+  if (entity_id_label_) key.append(1, '\0').append(e.str(EventField::kEntityId));
+  auto [it, inserted] = aggs_.try_emplace(key);
+  Agg& a = it->second;
+  if (inserted) {
+    a.labels = {std::string(project), std::string(e.str(EventField::kModel)),
+                std::string(e.str(EventField::kProvider)),
+                std::string(e.str(EventField::kEntityType)), std::string(success)};
+    if (entity_id_label_) a.labels.emplace_back(e.str(EventField::kEntityId));
+    a.buckets.assign(bounds_.size() + 1, 0);
+  }
+  return a;
+}
+
+void LlmMetrics::AddRepricedCost(std::string_view project,
+                                 std::span<const store::EventCostChange> changes) {
+  std::string key;
+  std::lock_guard lock(mu_);
+  for (const store::EventCostChange& c : changes) {
+    const int64_t delta = c.event.cost_nano_usd - c.old_cost_nano_usd;
+    if (delta > 0) AggFor(project, c.event, key).cost_nano_usd += delta;
+  }
+}
+
 void LlmMetrics::Observe(std::string_view project, std::span<const store::EventView> events,
                          const std::vector<bool>& skip) {
   std::string key;
@@ -24,23 +56,7 @@ void LlmMetrics::Observe(std::string_view project, std::span<const store::EventV
   for (size_t i = 0; i < events.size(); ++i) {
     if (!skip.empty() && skip[i]) continue;
     const store::EventView& e = events[i];
-    const std::string_view success = e.success ? "true" : "false";
-    key.clear();
-    key.append(project).push_back('\0');
-    key.append(e.str(EventField::kModel)).push_back('\0');
-    key.append(e.str(EventField::kProvider)).push_back('\0');
-    key.append(e.str(EventField::kEntityType)).push_back('\0');
-    key.append(success);
-    if (entity_id_label_) key.append(1, '\0').append(e.str(EventField::kEntityId));
-    auto [it, inserted] = aggs_.try_emplace(key);
-    Agg& a = it->second;
-    if (inserted) {
-      a.labels = {std::string(project), std::string(e.str(EventField::kModel)),
-                  std::string(e.str(EventField::kProvider)),
-                  std::string(e.str(EventField::kEntityType)), std::string(success)};
-      if (entity_id_label_) a.labels.emplace_back(e.str(EventField::kEntityId));
-      a.buckets.assign(bounds_.size() + 1, 0);
-    }
+    Agg& a = AggFor(project, e, key);
     ++a.requests;
     a.tokens[0] += e.input_tokens;
     a.tokens[1] += e.output_tokens;

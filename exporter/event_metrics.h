@@ -36,6 +36,11 @@ class LlmMetrics final : public prometheus::Collectable {
   void Observe(std::string_view project, std::span<const store::EventView> events,
                const std::vector<bool>& skip);
 
+  // Adds the cost increases of repriced events (POST /v1/events/reprice) to
+  // tally_llm_cost_usd_total. Decreases are not subtracted: a Prometheus
+  // counter never goes down (docs/pricing.md, "Re-pricing").
+  void AddRepricedCost(std::string_view project, std::span<const store::EventCostChange> changes);
+
   std::vector<prometheus::MetricFamily> Collect() const override;
 
   size_t series() const;
@@ -50,6 +55,9 @@ class LlmMetrics final : public prometheus::Collectable {
     double latency_sum = 0;
     uint64_t latency_count = 0;
   };
+
+  // The aggregate of `e`'s labels (created when new). REQUIRES: mu_ held.
+  Agg& AggFor(std::string_view project, const store::EventView& e, std::string& key);
 
   const std::vector<double> bounds_;
   const bool entity_id_label_;

@@ -141,4 +141,75 @@ core::Result<DecodedEventRecord> DecodeEventRecord(std::string_view payload) {
   return rec;
 }
 
+namespace {
+
+void PutHeader(int64_t ingest_ms, std::string_view project,
+               const std::optional<IdempotencyRecord>& idempotency, std::string& out) {
+  out.push_back(1);  // version
+  PutVarint(out, static_cast<uint64_t>(ingest_ms < 0 ? 0 : ingest_ms));
+  PutBytes(out, project);
+  out.push_back(idempotency ? 1 : 0);
+  if (idempotency) {
+    PutBytes(out, idempotency->key);
+    PutBytes(out, idempotency->body_hash);
+    PutVarint(out, static_cast<uint64_t>(idempotency->status));
+    PutBytes(out, idempotency->response);
+  }
+}
+
+}  // namespace
+
+void EncodeRepriceRecord(int64_t ingest_ms, std::string_view project,
+                         const std::optional<IdempotencyRecord>& idempotency,
+                         std::span<const store::EventCostUpdate> updates, std::string& out) {
+  PutHeader(ingest_ms, project, idempotency, out);
+  PutVarint(out, updates.size());
+  for (const store::EventCostUpdate& u : updates) {
+    PutBytes(out, u.id);
+    PutVarint(out, ZigZag(u.cost_nano_usd));
+    out.push_back(static_cast<char>(u.cost_source));
+  }
+}
+
+core::Result<DecodedRepriceRecord> DecodeRepriceRecord(std::string_view payload) {
+  ByteReader r(payload);
+  DecodedRepriceRecord rec;
+  auto bad = [&](const char* what) {
+    return core::Fail(core::ErrorCode::kInternal, std::string("malformed reprice record: ") +
+                                                      what + " at byte " + std::to_string(r.pos()));
+  };
+  uint8_t version, has_idem;
+  uint64_t ingest_ms, n;
+  if (!r.Byte(version) || version != 1) return bad("unknown version");
+  if (!r.Varint(ingest_ms) || ingest_ms > static_cast<uint64_t>(INT64_MAX)) return bad("header");
+  if (!r.Bytes(rec.project) || !r.Byte(has_idem)) return bad("header");
+  rec.ingest_ms = static_cast<int64_t>(ingest_ms);
+  if (has_idem == 1) {
+    std::string_view key, hash, response;
+    uint64_t status;
+    if (!r.Bytes(key) || !r.Bytes(hash) || !r.Varint(status) || !r.Bytes(response) ||
+        status > 999) {
+      return bad("idempotency entry");
+    }
+    rec.idempotency = IdempotencyRecord{std::string(key), std::string(hash),
+                                        static_cast<int>(status), std::string(response)};
+  } else if (has_idem != 0) {
+    return bad("idempotency flag");
+  }
+  // Every update takes at least 4 bytes, which bounds n by the payload.
+  if (!r.Varint(n) || n > payload.size() / 4 + 1) return bad("update count");
+  rec.updates.resize(n);
+  for (store::EventCostUpdate& u : rec.updates) {
+    uint64_t cost;
+    uint8_t source;
+    if (!r.Bytes(u.id) || u.id.empty() || !r.Varint(cost) || !r.Byte(source) || source > 2) {
+      return bad("update");
+    }
+    u.cost_nano_usd = UnZigZag(cost);
+    u.cost_source = static_cast<store::CostSource>(source);
+  }
+  if (!r.done()) return bad("trailing bytes");
+  return rec;
+}
+
 }  // namespace exporter

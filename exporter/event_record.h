@@ -32,6 +32,8 @@
 namespace exporter {
 
 inline constexpr uint8_t kWalRecordEvents = 2;
+// POST /v1/events/reprice: new (cost, cost_source) pairs of stored events.
+inline constexpr uint8_t kWalRecordReprice = 3;
 
 // Appends the encoding of a request's events to `out`.
 void EncodeEventRecord(int64_t ingest_ms, std::string_view project,
@@ -49,5 +51,30 @@ struct DecodedEventRecord {
 
 // Fails (kInternal, with the offset) on a malformed payload.
 core::Result<DecodedEventRecord> DecodeEventRecord(std::string_view payload);
+
+// The WAL payload of (one chunk of) a POST /v1/events/reprice (record type
+// kWalRecordReprice): the resolved new cost and cost source of each changed
+// event, so replay gives the same result whatever the price table is then.
+// A reprice with many changes is logged as several records; the last carries
+// the idempotency entry, if any.
+//
+// Encoding (as above):
+//   u8 version(1) | varint ingest_ms | str project | u8 has_idem
+//   [str key | str body_hash | varint status | str response]
+//   varint n | n x (str id | varint zigzag(cost_nano_usd) | u8 cost_source)
+void EncodeRepriceRecord(int64_t ingest_ms, std::string_view project,
+                         const std::optional<IdempotencyRecord>& idempotency,
+                         std::span<const store::EventCostUpdate> updates, std::string& out);
+
+// A decoded reprice record. Views point into the payload passed to Decode.
+struct DecodedRepriceRecord {
+  int64_t ingest_ms = 0;
+  std::string_view project;
+  std::optional<IdempotencyRecord> idempotency;
+  std::vector<store::EventCostUpdate> updates;
+};
+
+// Fails (kInternal, with the offset) on a malformed payload.
+core::Result<DecodedRepriceRecord> DecodeRepriceRecord(std::string_view payload);
 
 }  // namespace exporter

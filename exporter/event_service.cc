@@ -14,6 +14,8 @@ using store::EventField;
 
 // Events per snapshot record.
 constexpr size_t kSnapshotChunk = 8192;
+// Cost updates per reprice WAL record (~30 bytes each).
+constexpr size_t kRepriceChunk = 65'536;
 
 char HexDigit(unsigned v) { return "0123456789abcdef"[v & 15]; }
 
@@ -47,7 +49,12 @@ EventService::EventService(store::EventStore& store, const PriceBook& prices,
       rejected_(prometheus::BuildCounter()
                     .Name("tally_ingest_events_rejected_total")
                     .Help("LLM call events not stored, by reason (error code)")
-                    .Register(registry)) {
+                    .Register(registry)),
+      repriced_(prometheus::BuildCounter()
+                    .Name("tally_events_repriced_total")
+                    .Help("LLM call events whose cost POST /v1/events/reprice changed")
+                    .Register(registry)
+                    .Add({})) {
   for (auto code : {core::ErrorCode::kInvalidRequest, core::ErrorCode::kUnavailable}) {
     rejected_.Add({{"reason", std::string(core::ErrorCodeName(code))}});
   }
@@ -205,7 +212,141 @@ core::Result<StoredResponse> EventService::Store(std::string_view project,
   return response;
 }
 
+core::Result<RepriceOutcome> EventService::Reprice(std::string_view project,
+                                                   const RepriceRequest& request) {
+  RepriceOutcome result;
+  auto stored = Reprice(
+      project, request,
+      [&](const RepriceOutcome& outcome) {
+        result = outcome;
+        return StoredResponse{200, ""};
+      },
+      nullptr);
+  if (!stored) return core::Unexpected(stored.error());
+  return result;
+}
+
+core::Result<StoredResponse> EventService::Reprice(std::string_view project,
+                                                   const RepriceRequest& request,
+                                                   const RepriceResponseFn& respond,
+                                                   const IdempotencyIntent* idempotency) {
+  std::lock_guard reprice_lock(reprice_mu_);
+  const std::shared_ptr<const PriceTable> table = prices_.Current();
+  RepriceOutcome outcome;
+  std::vector<store::EventCostUpdate> updates;
+  // The views keep their blocks, hence the ids the updates point to, alive.
+  std::vector<store::EventBlockView> views;
+  const store::Dictionary* dict = store_.dict(project);
+  std::optional<uint32_t> model_code, provider_code;
+  bool none = dict == nullptr;
+  if (dict != nullptr && !request.model.empty()) {
+    model_code = dict->Find(request.model);
+    none = none || !model_code;
+  }
+  if (dict != nullptr && !request.provider.empty()) {
+    provider_code = dict->Find(request.provider);
+    none = none || !provider_code;
+  }
+  if (!none) {
+    store_.ScanBlocks(
+        project, request.from_ms, request.to_ms, [&](const store::EventBlockView& v) {
+          const auto ts = v.ts_ms();
+          const auto cost = v.cost_nano_usd();
+          const auto models = v.codes(EventField::kModel);
+          const auto providers = v.codes(EventField::kProvider);
+          bool used = false;
+          for (size_t i = 0; i < v.size(); ++i) {
+            if (ts[i] < request.from_ms || ts[i] >= request.to_ms) continue;
+            if (model_code && models[i] != *model_code) continue;
+            if (provider_code && providers[i] != *provider_code) continue;
+            const store::CostSource source = v.cost_source(i);
+            if (source == store::CostSource::kReported) {
+              if (!request.only_unknown) ++outcome.reported;
+              continue;
+            }
+            if (request.only_unknown && source != store::CostSource::kUnknownModel) continue;
+            store::EventCostUpdate u{v.id(i), 0, store::CostSource::kUnknownModel};
+            if (auto match = table->Lookup(v.dict().Str(providers[i]), v.dict().Str(models[i]),
+                                           ts[i])) {
+              TokenCounts tokens{v.input_tokens()[i], v.output_tokens()[i],
+                                 v.cache_read_tokens()[i], v.cache_write_5m_tokens()[i],
+                                 v.cache_write_1h_tokens()[i]};
+              auto priced = ComputeCost(*match->entry, tokens);
+              if (!priced) {
+                // Out of range (ingest would have refused it): left as it is.
+                ++(source == store::CostSource::kUnknownModel ? outcome.still_unknown
+                                                              : outcome.unchanged);
+                continue;
+              }
+              u.cost_nano_usd = priced->nano_usd;
+              u.cost_source = store::CostSource::kPriceTable;
+            }
+            if (u.cost_nano_usd == cost[i] && u.cost_source == source) {
+              ++(source == store::CostSource::kUnknownModel ? outcome.still_unknown
+                                                            : outcome.unchanged);
+              continue;
+            }
+            ++outcome.repriced;
+            outcome.cost_delta_nano_usd += u.cost_nano_usd - cost[i];
+            updates.push_back(u);
+            used = true;
+          }
+          if (used) views.push_back(v);
+        });
+  }
+  StoredResponse response = respond(outcome);
+
+  // Logged and applied in chunks; the last chunk carries the idempotency entry.
+  const int64_t now_ms = clock_.NowMs();
+  std::optional<IdempotencyRecord> idem;
+  if (idempotency != nullptr) {
+    idem = IdempotencyRecord{idempotency->key, idempotency->body_hash, response.status,
+                             response.body};
+  }
+  const std::span<const store::EventCostUpdate> all(updates);
+  size_t done = 0;
+  do {
+    const size_t n = std::min(kRepriceChunk, all.size() - done);
+    const auto chunk = all.subspan(done, n);
+    const bool last = done + n == all.size();
+    std::shared_lock gate(gate_);
+    if (wal_ != nullptr && (!chunk.empty() || (last && idem))) {
+      std::string record;
+      EncodeRepriceRecord(now_ms, project, last ? idem : std::nullopt, chunk, record);
+      if (auto st = wal_->Append(kWalRecordReprice, record); !st) {
+        return core::Fail(core::ErrorCode::kUnavailable,
+                          "could not make the reprice durable (" + st.error().message + "); " +
+                              std::to_string(done) + " of " + std::to_string(all.size()) +
+                              " events were re-priced, retry to finish");
+      }
+    }
+    if (!chunk.empty()) {
+      const std::vector<store::EventCostChange> changes = store_.UpdateCosts(project, chunk);
+      metrics_.AddRepricedCost(project, changes);
+    }
+    done += n;
+  } while (done < all.size());
+  repriced_.Increment(static_cast<double>(outcome.repriced));
+  return response;
+}
+
 core::Status EventService::Replay(uint8_t type, std::string_view payload) {
+  if (type == kWalRecordReprice) {
+    auto rec = DecodeRepriceRecord(payload);
+    if (!rec) return core::Unexpected(rec.error());
+    if (!rec->updates.empty()) {
+      const std::vector<store::EventCostChange> changes =
+          store_.UpdateCosts(rec->project, rec->updates);
+      metrics_.AddRepricedCost(rec->project, changes);
+    }
+    if (rec->idempotency && options_.idempotency != nullptr) {
+      options_.idempotency->Restore(std::string(rec->project), rec->idempotency->key,
+                                    rec->idempotency->body_hash,
+                                    {rec->idempotency->status, rec->idempotency->response},
+                                    rec->ingest_ms);
+    }
+    return {};
+  }
   if (type != kWalRecordEvents) {
     return core::Fail(core::ErrorCode::kInternal,
                       "not an event record: type " + std::to_string(type));

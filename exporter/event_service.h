@@ -52,6 +52,24 @@ struct EventIngestOutcome {
   std::vector<std::string> ids;
 };
 
+// POST /v1/events/reprice: which events to re-price (docs/api.md). Events
+// whose cost_source is "reported" are never re-priced.
+struct RepriceRequest {
+  int64_t from_ms = 0;   // inclusive
+  int64_t to_ms = 0;     // exclusive
+  std::string model;     // exact model name; empty: any
+  std::string provider;  // normalised (NormalizeProvider); empty: any
+  bool only_unknown = false;  // only events with cost_source "unknown_model"
+};
+
+struct RepriceOutcome {
+  uint64_t repriced = 0;       // cost or cost_source changed
+  uint64_t unchanged = 0;      // priced from the table at the same cost as before
+  uint64_t still_unknown = 0;  // no price in the table, before and after
+  uint64_t reported = 0;       // in the selection but cost_source "reported": left alone
+  int64_t cost_delta_nano_usd = 0;  // sum of (new - old) over the repriced events
+};
+
 class EventService {
  public:
   // A decoder borrowed from the pool; returned on destruction.
@@ -90,11 +108,28 @@ class EventService {
   // The same without an HTTP response (tests, internal callers).
   core::Result<EventIngestOutcome> Store(std::string_view project, DecodedEvents& decoded);
 
+  using RepriceResponseFn = std::function<StoredResponse(const RepriceOutcome&)>;
+
+  // Re-prices the selected events of `project` with the current price table
+  // (the price of each event's time, as at ingest): a price found gives
+  // cost_source "price_table", none gives cost 0 and "unknown_model". The new
+  // (cost, cost_source) pairs are logged to the WAL (kWalRecordReprice, in
+  // chunks, the last with `idempotency` and the response) before they become
+  // visible; increases are added to tally_llm_cost_usd_total. Reprices run
+  // one at a time. Fails with kUnavailable when the WAL cannot be written
+  // (chunks logged before stay applied; a retry finishes the job).
+  core::Result<StoredResponse> Reprice(std::string_view project, const RepriceRequest& request,
+                                       const RepriceResponseFn& respond,
+                                       const IdempotencyIntent* idempotency);
+  // The same without an HTTP response (tests, internal callers).
+  core::Result<RepriceOutcome> Reprice(std::string_view project, const RepriceRequest& request);
+
   // Starts logging to `wal` (after the start-up replay).
   // REQUIRES: no Store() call runs concurrently.
   void SetWal(store::Wal* wal) { wal_ = wal; }
 
-  // Applies one kWalRecordEvents record (WAL replay, snapshot load).
+  // Applies one kWalRecordEvents or kWalRecordReprice record (WAL replay,
+  // snapshot load).
   core::Status Replay(uint8_t type, std::string_view payload);
 
   // Runs `take` (which rotates the WAL and copies the rest of the state, e.g.
@@ -117,9 +152,12 @@ class EventService {
   prometheus::Counter& accepted_;
   prometheus::Counter& duplicates_;
   prometheus::Family<prometheus::Counter>& rejected_;
+  prometheus::Counter& repriced_;
 
   store::Wal* wal_ = nullptr;
-  std::shared_mutex gate_;  // shared by Store() from Reserve to Commit; exclusive for checkpoints
+  std::shared_mutex gate_;  // shared by Store() from Reserve to Commit and by Reprice() from
+                           // WAL append to UpdateCosts; exclusive for checkpoints
+  std::mutex reprice_mu_;  // one Reprice() at a time (its plan stays valid until applied)
 
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<EventDecoder>> pool_;  // guarded by pool_mu_
