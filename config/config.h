@@ -123,6 +123,31 @@ struct PricingConfig {
   std::string file;
 };
 
+// `anomalies:` the scheduled anomaly detector (docs/configuration.md,
+// rest/anomaly_detector.h). A bucket is an anomaly of a type when its value is
+// at least min_ratio x the trailing 7-day baseline and the volume minimums
+// hold; severity comes from the ratio.
+struct AnomaliesConfig {
+  bool enabled = true;
+  int64_t interval_ms = 5 * 60'000;
+  bool hourly = true;  // also compare each hour with the trailing 7 x 24 h
+  double cost_min_ratio = 2.0;
+  double usage_min_ratio = 2.0;
+  double error_rate_min_ratio = 2.0;
+  double latency_min_ratio = 2.0;
+  // Per day; hourly buckets use 1/24 of them. Below: no cost/usage spike.
+  double min_expected_cost_usd = 1.0;
+  double min_expected_requests = 24;
+  // Error-rate and latency spikes need this many requests (with a latency for
+  // latency) in the bucket and in the baseline.
+  int64_t min_bucket_requests = 20;
+  double min_error_rate = 0.05;  // an error rate below this is never a spike
+  // Severity by ratio: low below medium.
+  double severity_medium = 3.0;
+  double severity_high = 5.0;
+  double severity_critical = 10.0;
+};
+
 struct Config {
   ServerConfig server;
   StorageConfig storage;
@@ -137,6 +162,7 @@ struct Config {
   std::vector<std::string> rule_files;
   RulesConfig rules;
   PricingConfig pricing;
+  AnomaliesConfig anomalies;
 };
 
 // The tier named `name`, or nullptr.

@@ -172,6 +172,7 @@ class Loader : public yaml_util::YamlWalker {
   void Server(const Entry& e, ServerConfig& c);
   void Storage(const Entry& e, StorageConfig& c);
   void Limits(const Entry& e, LimitsConfig& c);
+  void Anomalies(const Entry& e, AnomaliesConfig& c);
   void Exposition(const Entry& e, ExpositionConfig& c);
   void Auth(const Entry& e, AuthConfig& c);
   void Billing(const Entry& e, BillingConfig& c);
@@ -410,6 +411,54 @@ void Loader::Limits(const Entry& e, LimitsConfig& c) {
           {"max_tag_value_bytes", positive_int(c.max_tag_value_bytes)},
           {"max_name_length", positive_int(c.max_name_length)},
           {"max_future_skew", [&](const Entry& f) { Set(c.max_future_skew_ms, DurationMs(f, 0)); }},
+      });
+}
+
+void Loader::Anomalies(const Entry& e, AnomaliesConfig& c) {
+  // A number >= min (ratios > 1, severities, minimums >= 0).
+  auto number = [this](double& target, double min, bool strictly) {
+    return [this, &target, min, strictly](const Entry& f) {
+      std::optional<double> v = FiniteNumber(f);
+      if (!v) return;
+      if (strictly ? *v <= min : *v < min) {
+        ErrorAt(f, std::string("must be ") + (strictly ? "greater than " : "at least ") +
+                       FormatDouble(min) + " (got " + FormatDouble(*v) + ")");
+        return;
+      }
+      target = *v;
+    };
+  };
+  WalkSection(
+      e,
+      {
+          {"enabled", [&](const Entry& f) { Set(c.enabled, Bool(f)); }},
+          {"interval", [&](const Entry& f) { Set(c.interval_ms, DurationMs(f, 1000)); }},
+          {"hourly", [&](const Entry& f) { Set(c.hourly, Bool(f)); }},
+          {"min_ratio",
+           [&](const Entry& f) {
+             WalkSection(f, {
+                                {"cost_spike", number(c.cost_min_ratio, 1, true)},
+                                {"usage_spike", number(c.usage_min_ratio, 1, true)},
+                                {"error_rate_spike", number(c.error_rate_min_ratio, 1, true)},
+                                {"latency_spike", number(c.latency_min_ratio, 1, true)},
+                            });
+           }},
+          {"min_expected_cost_usd", number(c.min_expected_cost_usd, 0, false)},
+          {"min_expected_requests", number(c.min_expected_requests, 0, false)},
+          {"min_bucket_requests",
+           [&](const Entry& f) { Set(c.min_bucket_requests, Int(f, 1, kInt64Max)); }},
+          {"min_error_rate", number(c.min_error_rate, 0, false)},
+          {"severity",
+           [&](const Entry& f) {
+             WalkSection(f, {
+                                {"medium", number(c.severity_medium, 1, true)},
+                                {"high", number(c.severity_high, 1, true)},
+                                {"critical", number(c.severity_critical, 1, true)},
+                            });
+             if (!(c.severity_medium <= c.severity_high && c.severity_high <= c.severity_critical)) {
+               ErrorAt(f, "severity ratios must satisfy medium <= high <= critical");
+             }
+           }},
       });
 }
 
@@ -824,6 +873,7 @@ void Loader::Load(std::string_view text, Config& config) {
                                     Set(config.rules.project, NonEmptyString(f));
                                   }}});
                }},
+              {"anomalies", [&](const Entry& e) { Anomalies(e, config.anomalies); }},
           });
   if (scrape_entry) ScrapeConfigs(*scrape_entry, config.global, config.scrape_configs);
   // Cross-section check: the bootstrap tier must exist once tiers are known.
