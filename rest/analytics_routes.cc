@@ -8,6 +8,7 @@
 
 #include "core/time_parse.h"
 #include "rest/analytics.h"
+#include "rest/anomaly_service.h"
 #include "rest/calls_stats.h"
 #include "rest/csv_writer.h"
 #include "rest/error_response.h"
@@ -183,6 +184,30 @@ class AnalyticsApi {
     Get(router, "/v1/entities", "entities.list", &AnalyticsApi::EntitiesRoute);
     Get(router, "/v1/entities/{entity_type}/{entity_id}", "entities.get",
         &AnalyticsApi::EntityRoute);
+    if (o_.anomalies != nullptr) {
+      Get(router, "/v1/analytics/anomalies", "analytics.anomalies", &AnalyticsApi::AnomaliesRoute);
+      Route patch;
+      patch.method = "PATCH";
+      patch.pattern = "/v1/analytics/anomalies/{anomaly_id}";
+      patch.name = "analytics.anomalies.update";
+      patch.scope = kScope;
+      patch.json_body = true;
+      patch.handler = [this](const Call& call, core::HttpResponse& resp) {
+        core::Status s = UpdateAnomalyRoute(call, resp);
+        if (!s) WriteError(resp, s.error());
+      };
+      router.Add(std::move(patch));
+      Route detect;
+      detect.method = "POST";
+      detect.pattern = "/v1/analytics/anomalies/detect";
+      detect.name = "analytics.anomalies.detect";
+      detect.scope = "account:admin";
+      detect.handler = [this](const Call& call, core::HttpResponse& resp) {
+        core::Status s = DetectAnomaliesRoute(call, resp);
+        if (!s) WriteError(resp, s.error());
+      };
+      router.Add(std::move(detect));
+    }
     for (const char* path : {"/v1/calls/stats", "/calls/stats"}) {
       Route r;
       r.method = "POST";
@@ -399,6 +424,93 @@ class AnalyticsApi {
                         "entity_id");
     }
     WriteJson(resp, 200, *out);
+    return {};
+  }
+
+  // GET /v1/analytics/anomalies: stored anomalies whose bucket starts in the
+  // range, newest first.
+  core::Status AnomaliesRoute(const Call& call, const std::string& project,
+                              core::HttpResponse& resp) {
+    auto csv = WantsCsv(call.req);
+    if (!csv) return core::Unexpected(csv.error());
+    if (call.req.QueryParam("tags")) {
+      return Invalid("tags do not apply to anomalies (they are per project and entity)", "tags");
+    }
+    auto limit = QueryLimit(call.req, 100, 1000);
+    if (!limit) return core::Unexpected(limit.error());
+    auto range = ParseRange(call.req, Now(), "start_date", "end_date");
+    if (!range) return core::Unexpected(range.error());
+    control::AnomalyFilter filter;
+    filter.start_ms = range->start_ms;
+    filter.end_ms = range->end_ms;
+    filter.limit = *limit;
+    auto entity_type = OptionalParam(call.req, "entity_type");
+    if (!entity_type) return core::Unexpected(entity_type.error());
+    filter.entity_type = *entity_type;
+    auto status = OptionalParam(call.req, "status");
+    if (!status) return core::Unexpected(status.error());
+    if (*status && **status != "active" && **status != "resolved" && **status != "dismissed") {
+      return Invalid("status must be active, resolved or dismissed (got '" +
+                         (*status)->substr(0, 32) + "')",
+                     "status");
+    }
+    filter.status = *status;
+    auto list = o_.anomalies->List(project, filter);
+    if (!list) return core::Unexpected(list.error());
+    json data = json::array();
+    for (const control::Anomaly& a : *list) data.push_back(AnomalyJson(a));
+    if (*csv) {
+      WriteCsv(resp, data, AnomalyCsvColumns());
+    } else {
+      WriteJson(resp, 200, {{"data", std::move(data)}});
+    }
+    return {};
+  }
+
+  // PATCH /v1/analytics/anomalies/{anomaly_id} {"status":"dismissed"}.
+  core::Status UpdateAnomalyRoute(const Call& call, core::HttpResponse& resp) {
+    auto project = ReadableProject(call.ctx, call.req.QueryParam("project_id").value_or(""), o_);
+    if (!project) return core::Unexpected(project.error());
+    auto body = JsonBody::Parse(call.req.body, {"status"});
+    if (!body) return core::Unexpected(body.error());
+    auto status = body->String("status", 1, 32);
+    if (!status) return core::Unexpected(status.error());
+    if (!*status) return Invalid("'status' is required (\"dismissed\")", "status");
+    if (**status != "dismissed") {
+      return Invalid("status can only be set to dismissed (got '" + **status + "')", "status");
+    }
+    const std::string& id = call.path_params.at("anomaly_id");
+    auto updated = o_.anomalies->Dismiss(*project, id, Now());
+    if (!updated) {
+      if (updated.error().code == ErrorCode::kNotFound) {
+        return core::Fail(ErrorCode::kNotFound,
+                          "anomaly '" + id.substr(0, 64) + "' not found in this project",
+                          "anomaly_id");
+      }
+      return core::Unexpected(updated.error());
+    }
+    WriteJson(resp, 200, AnomalyJson(*updated));
+    return {};
+  }
+
+  // POST /v1/analytics/anomalies/detect: one detection pass now (tests,
+  // operators); answers what it found.
+  core::Status DetectAnomaliesRoute(const Call& call, core::HttpResponse& resp) {
+    auto project = ReadableProject(call.ctx, call.req.QueryParam("project_id").value_or(""), o_);
+    if (!project) return core::Unexpected(project.error());
+    auto report = o_.anomalies->DetectProject(*project, Now());
+    if (!report) return core::Unexpected(report.error());
+    json detected = json::array();
+    for (const control::Anomaly& a : report->detected) detected.push_back(AnomalyJson(a));
+    json updated = json::array();
+    for (const control::Anomaly& a : report->updated) updated.push_back(AnomalyJson(a));
+    WriteJson(resp, 200,
+              {{"project_id", *project},
+               {"detected", std::move(detected)},
+               {"updated", std::move(updated)},
+               {"resolved", report->resolved},
+               {"events_scanned", report->events},
+               {"entities", report->entities}});
     return {};
   }
 

@@ -3,6 +3,9 @@
 //        /sessions, /compare                      (rest/analytics.h)
 //   GET  /v1/entities, /v1/entities/{entity_type}/{entity_id}
 //   POST /v1/calls/stats and /calls/stats          (rest/calls_stats.h)
+//   GET  /v1/analytics/anomalies, PATCH /v1/analytics/anomalies/{anomaly_id}
+//        (analytics:read), POST /v1/analytics/anomalies/detect (account:admin)
+//                                                  (rest/anomaly_service.h)
 // All need scope analytics:read and read the key's project; a key with
 // account:admin may pass `project_id` (query parameter, or body field of
 // calls/stats) for another project of its account. `format=csv` renders the
@@ -16,6 +19,7 @@
 #include <string>
 
 #include "core/clock.h"
+#include "rest/anomaly_service.h"
 #include "rest/router.h"
 #include "store/event_store.h"
 
@@ -28,6 +32,8 @@ struct AnalyticsOptions {
   // keys passing project_id). Unset: only the key's own project is readable.
   std::function<bool(const std::string& account_id, const std::string& project_id)>
       project_in_account;
+  // Not owned; nullptr: the anomaly routes are not registered.
+  AnomalyService* anomalies = nullptr;
 };
 
 void AddAnalyticsRoutes(Router& router, const AnalyticsOptions& options);
