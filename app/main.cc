@@ -1,5 +1,6 @@
 // The tally binary: `tally serve`, `tally check-config FILE`, `tally version`,
 // `tally promql-test FILE...`, `tally check-rules FILE...`, `tally test-rules FILE...`,
+// `tally backfill-rules --start T FILE...`,
 // and the operator CLI (`tally accounts|projects|keys ...`).
 // main() only parses the command line and wires objects together.
 #include <CLI/CLI.hpp>
@@ -239,6 +240,25 @@ int main(int argc, char** argv) {
       "test-rules", "run promtool rule unit-test files against tally's rule evaluation; exit 1 on any failure");
   test_rules->add_option("files", test_rules_files, "the unit-test files")->required();
 
+  app::BackfillRulesFlags backfill_flags;
+  auto* backfill_rules = cli.add_subcommand(
+      "backfill-rules",
+      "evaluate rule files over a past range of stored samples on a running server and store "
+      "their output (POST /api/v1/admin/backfill)");
+  backfill_rules->add_option("--url", backfill_flags.url, "the running tally serve / aggregator")
+      ->capture_default_str();
+  backfill_rules->add_option("--key", backfill_flags.key,
+                             "API key with account:admin (default: $TALLY_API_KEY)");
+  backfill_rules->add_option("--start", backfill_flags.start,
+                             "first time: RFC 3339, unix seconds, or -2h before now")
+      ->required();
+  backfill_rules->add_option("--end", backfill_flags.end, "last time (default: now)");
+  backfill_rules->add_option("--group", backfill_flags.groups,
+                             "only this group (repeatable; default: every group)");
+  backfill_rules->add_option("--timeout", backfill_flags.timeout_seconds,
+                             "give up after this many seconds (default: wait)");
+  backfill_rules->add_option("files", backfill_flags.files, "the rule files")->required();
+
   CLI11_PARSE(cli, argc, argv);
   if (*serve) return Serve(serve_flags);
   if (*aggregator) return Serve(aggregator_flags);
@@ -260,6 +280,7 @@ int main(int argc, char** argv) {
   if (*check) return CheckConfig(check_path);
   if (*check_rules) return app::RunCheckRules(check_rules_files, std::cout, std::cerr);
   if (*test_rules) return app::RunTestRules(test_rules_files, std::cout, std::cerr);
+  if (*backfill_rules) return app::RunBackfillRules(backfill_flags, std::cout, std::cerr);
   if (*promql_test) return app::RunPromqlTest(promql_test_files, promql_test_verbose, std::cout);
   if (*version) {
     std::cout << "tally " << app::kVersion << "\n";
