@@ -339,6 +339,13 @@ core::Status Server::Start() {
       return result;
     };
   }
+  // POST /api/v1/admin/backfill: rule output over past samples, through the WAL.
+  auto backfill = std::make_shared<rest::BackfillService>(rest::BackfillServiceOptions{
+      p.ingest.get(), p.store.get(), &clock_, config_.exposition.include_project_label,
+      config_.global.evaluation_interval_ms, config_.storage.retention_ms, 1'000'000, &p.ready});
+  p.router->Keep(backfill);
+  rules_routes.backfill = backfill.get();
+  rules_routes.clock = &clock_;
   rest::AddRulesRoutes(*p.router, rules_routes);
 
   core::HttpServerOptions http_options;
