@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
+#include <limits>
 #include <set>
 #include <utility>
 
@@ -81,6 +83,7 @@ RuleGroup::RuleGroup(RuleGroupSpec spec, RuleGroupOptions options)
   for (size_t i = 0; i < spec_.rules.size(); ++i) {
     const RuleSpec& rule = spec_.rules[i];
     if (rule.kind != RuleSpec::Kind::kAlert) continue;
+    rules_[i].restored = !options_.restore_for_state;
     const std::string name = "__alert_" + rule.name;
     // Loaded files have valid templates; a bad one renders as an error text.
     for (const auto& l : rule.labels.items())
@@ -203,6 +206,12 @@ core::Result<promql::Vector> RuleGroup::EvalAlerting(const RuleSpec& rule, RuleS
       a.fired_at_ms = now_ms;
       changed->push_back(a);
     }
+    // Until restored (start-up), nothing is written: the stored
+    // ALERTS_FOR_STATE must still hold the activeAt from before the restart.
+    if (!state.restored) {
+      ++it;
+      continue;
+    }
     LabelsBuilder alerts_labels(a.labels);
     alerts_labels.Set("__name__", "ALERTS");
     alerts_labels.Set("alertstate", std::string(AlertStateName(a.state)));
@@ -224,15 +233,19 @@ core::Result<promql::Vector> RuleGroup::EvalAlerting(const RuleSpec& rule, RuleS
 
 int RuleGroup::Eval(int64_t now_ms, const promql::Querier& querier, RuleSink& sink) {
   int failed = 0;
+  const core::Clock* clock = options_.clock;
   for (size_t i = 0; i < spec_.rules.size(); ++i) {
     const RuleSpec& rule = spec_.rules[i];
     RuleState& state = rules_[i];
     std::vector<Alert> changed;
+    const int64_t start_ns = clock != nullptr ? clock->MonotonicNs() : 0;
     core::Result<promql::Vector> vec = rule.kind == RuleSpec::Kind::kRecord
                                            ? EvalRecording(rule, now_ms, querier)
                                            : EvalAlerting(rule, state, now_ms, querier, &changed);
     state.health.evaluated = true;
     state.health.last_eval_ms = now_ms;
+    state.health.eval_seconds =
+        clock != nullptr ? static_cast<double>(clock->MonotonicNs() - start_ns) / 1e9 : 0;
     if (!changed.empty() && options_.notifier != nullptr)
       options_.notifier->OnAlertChanges(spec_, rule, changed);
     if (!vec) {
@@ -258,7 +271,123 @@ int RuleGroup::Eval(int64_t now_ms, const promql::Querier& querier, RuleSink& si
     }
     state.previous_series = std::move(written);
   }
+  if (!stale_series_.empty()) {
+    // Series of rules a reload removed: stale unless a rule wrote them now.
+    std::vector<core::Labels> now_written;
+    for (const RuleState& state : rules_) {
+      now_written.insert(now_written.end(), state.previous_series.begin(),
+                         state.previous_series.end());
+    }
+    std::sort(now_written.begin(), now_written.end(), LabelsLess());
+    for (const core::Labels& s : stale_series_) {
+      if (std::binary_search(now_written.begin(), now_written.end(), s, LabelsLess())) continue;
+      (void)sink.Append(s, now_ms, promql::StaleNaN());
+    }
+    stale_series_.clear();
+  }
   return failed;
+}
+
+bool RuleGroup::NeedsRestore() const {
+  for (const RuleState& state : rules_) {
+    if (!state.restored) return true;
+  }
+  return false;
+}
+
+int RuleGroup::RestoreForState(int64_t now_ms, const promql::Querier& querier,
+                               const ForRestoreOptions& options) {
+  int restored = 0;
+  for (size_t i = 0; i < spec_.rules.size(); ++i) {
+    const RuleSpec& rule = spec_.rules[i];
+    RuleState& state = rules_[i];
+    if (state.restored) continue;
+    state.restored = true;
+    // A `for` shorter than the grace period: restoring could only delay it.
+    if (rule.for_ms < options.grace_period_ms || state.active.empty()) continue;
+    const promql::LabelMatcher matchers[] = {
+        promql::LabelMatcher::Make(promql::MatchType::kEqual, "__name__", "ALERTS_FOR_STATE")
+            .value(),
+        promql::LabelMatcher::Make(promql::MatchType::kEqual, "alertname", rule.name).value(),
+    };
+    auto series = querier.Select(matchers, now_ms - options.outage_tolerance_ms, now_ms,
+                                 std::numeric_limits<int64_t>::max());
+    if (!series) continue;  // nothing to restore from: the alerts wait their full `for`
+    std::map<core::Labels, promql::Sample, LabelsLess> last;  // alert labels -> last sample
+    for (const promql::Series& s : *series) {
+      if (s.samples.empty()) continue;
+      LabelsBuilder b(s.labels);
+      b.Del("__name__");
+      last[b.Build()] = s.samples.back();
+    }
+    for (auto& [labels, a] : state.active) {
+      auto it = last.find(labels);
+      if (it == last.end() || promql::IsStaleNaN(it->second.v) || !std::isfinite(it->second.v)) {
+        continue;
+      }
+      // Whole seconds, like ALERTS_FOR_STATE itself.
+      const int64_t down_at_ms = it->second.t_ms / 1000 * 1000;
+      int64_t active_at_ms = static_cast<int64_t>(it->second.v) * 1000;
+      const int64_t remaining_ms = rule.for_ms - (down_at_ms - active_at_ms);
+      if (remaining_ms <= 0) {
+        // Was firing (or due to): keeps the stored activeAt and fires again.
+      } else if (remaining_ms < options.grace_period_ms) {
+        active_at_ms = now_ms + options.grace_period_ms - rule.for_ms;
+      } else {
+        active_at_ms += now_ms - down_at_ms;
+      }
+      a.active_at_ms = active_at_ms;
+      ++restored;
+    }
+  }
+  return restored;
+}
+
+void RuleGroup::CopyState(RuleGroup& from) {
+  auto key = [](const RuleSpec& r) {
+    std::string k = r.kind == RuleSpec::Kind::kAlert ? "alert\x1f" : "record\x1f";
+    k += r.name;
+    for (const core::Label& l : r.labels.items()) k += '\x1f' + l.name + '\x1e' + l.value;
+    return k;
+  };
+  std::map<std::string, std::vector<size_t>> unmatched;  // key -> indexes in `from`, in order
+  for (size_t fi = 0; fi < from.spec_.rules.size(); ++fi) {
+    unmatched[key(from.spec_.rules[fi])].push_back(fi);
+  }
+  std::vector<bool> matched(from.rules_.size(), false);
+  for (size_t i = 0; i < spec_.rules.size(); ++i) {
+    auto it = unmatched.find(key(spec_.rules[i]));
+    if (it == unmatched.end() || it->second.empty()) continue;
+    const size_t fi = it->second.front();
+    it->second.erase(it->second.begin());
+    matched[fi] = true;
+    RuleState& to = rules_[i];
+    RuleState& old = from.rules_[fi];
+    to.previous_series = std::move(old.previous_series);
+    to.active = std::move(old.active);
+    if (spec_.rules[i].expr_text == from.spec_.rules[fi].expr_text) to.health = old.health;
+  }
+  stale_series_ = std::move(from.stale_series_);
+  for (size_t fi = 0; fi < from.rules_.size(); ++fi) {
+    if (matched[fi]) continue;
+    std::vector<core::Labels>& prev = from.rules_[fi].previous_series;
+    stale_series_.insert(stale_series_.end(), std::make_move_iterator(prev.begin()),
+                         std::make_move_iterator(prev.end()));
+    prev.clear();
+  }
+  from.stale_series_.clear();
+  for (RuleState& old : from.rules_) {
+    old.previous_series.clear();
+    old.active.clear();
+  }
+}
+
+std::vector<core::Labels> RuleGroup::WrittenSeries() const {
+  std::vector<core::Labels> out = stale_series_;
+  for (const RuleState& state : rules_) {
+    out.insert(out.end(), state.previous_series.begin(), state.previous_series.end());
+  }
+  return out;
 }
 
 std::vector<Alert> RuleGroup::ActiveAlerts(size_t rule_index) const {

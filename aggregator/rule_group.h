@@ -16,7 +16,14 @@
 //  * a series a rule wrote in the previous evaluation and not in this one gets
 //    a staleness marker; `limit` caps series (records) or alerts per rule;
 //  * a failing rule (query error, duplicate label sets, limit) records its
-//    error, writes nothing, and does not stop the group.
+//    error, writes nothing, and does not stop the group;
+//  * restart: a group created with `restore_for_state` writes no ALERTS /
+//    ALERTS_FOR_STATE samples until RestoreForState has run (the runner calls
+//    it after the second evaluation, like Prometheus), which gives pending and
+//    firing alerts back their `activeAt` from the stored ALERTS_FOR_STATE;
+//  * reload: CopyState moves alert state, the series written last and health
+//    from the old group's matching rules; series of rules that are gone get
+//    staleness markers in the next Eval.
 //
 // RuleGroup owns no threads: a runner calls Eval on the group's interval and
 // injects `now`. Not thread-safe: one caller at a time (the runner); the
@@ -33,6 +40,7 @@
 #include "aggregator/promql_storage.h"
 #include "aggregator/rule_file.h"
 #include "aggregator/template.h"
+#include "core/clock.h"
 #include "core/labels.h"
 #include "core/status.h"
 
@@ -92,6 +100,21 @@ struct RuleGroupOptions {
   core::Labels external_labels;       // for templates ($externalLabels)
   std::string external_url;           // for templates ($externalURL)
   AlertNotifier* notifier = nullptr;  // not owned; nullptr: no notifications
+  // Not owned; MonotonicNs times each rule (RuleHealth::eval_seconds). nullptr: 0.
+  const core::Clock* clock = nullptr;
+  // A group loaded at start-up: alerting rules hold back ALERTS and
+  // ALERTS_FOR_STATE until RestoreForState (see there).
+  bool restore_for_state = false;
+};
+
+// Prometheus' --rules.alert.for-outage-tolerance and --rules.alert.for-grace-period
+// (config: rules.for_outage_tolerance, rules.for_grace_period).
+struct ForRestoreOptions {
+  // ALERTS_FOR_STATE samples older than now - this are not restored.
+  int64_t outage_tolerance_ms = 3'600'000;
+  // Minimum time between the restore and a restored alert firing; rules whose
+  // `for` is shorter are not restored at all (they wait their full `for`).
+  int64_t grace_period_ms = 600'000;
 };
 
 // Health of one rule after its last evaluation.
@@ -100,6 +123,7 @@ struct RuleHealth {
   std::string last_error;  // empty when the last evaluation succeeded
   int64_t last_eval_ms = 0;
   int64_t samples_written = 0;  // by the last evaluation (records: series; alerts: ALERTS samples)
+  double eval_seconds = 0;      // how long the last evaluation took (options.clock)
 };
 
 class RuleGroup {
@@ -111,6 +135,34 @@ class RuleGroup {
   // Evaluates every rule at now_ms, reading through `querier` and writing to
   // `sink`. Returns the number of rules that failed (see health()).
   int Eval(int64_t now_ms, const promql::Querier& querier, RuleSink& sink);
+
+  // Prometheus' Group.RestoreForState, at the evaluation time now_ms: for each
+  // alerting rule not restored yet whose `for` >= options.grace_period_ms, each
+  // active alert whose ALERTS_FOR_STATE series has a (non-stale) last sample at
+  // downAt within [now - outage_tolerance, now] (value: activeAt in seconds)
+  // gets activeAt back, so that it fires:
+  //  * at once (next Eval) if it had already been pending for `for` at downAt:
+  //    activeAt is the stored one, unchanged;
+  //  * at now + grace_period if less than grace_period of `for` was left;
+  //  * otherwise after the rest of its `for`: activeAt = stored + (now - downAt)
+  //    (the downtime does not count as pending).
+  // Then every alerting rule is restored (writes ALERTS again). Returns the
+  // number of alerts restored.
+  int RestoreForState(int64_t now_ms, const promql::Querier& querier,
+                      const ForRestoreOptions& options);
+  // True while some alerting rule waits for RestoreForState.
+  bool NeedsRestore() const;
+
+  // Reload (Prometheus' Group.CopyState): rules are matched with `from`'s by
+  // kind, name and labels (duplicates in order); a matched rule takes the
+  // alerts (pending/firing with their activeAt), the series written last (for
+  // staleness) and, when the expression is unchanged, the health. Series last
+  // written by `from`'s unmatched rules get staleness markers at the next Eval
+  // (unless a rule writes them again in that Eval). `from` is left empty.
+  void CopyState(RuleGroup& from);
+  // The series the group's last evaluations wrote (and those still waiting for
+  // a staleness marker): what a removed group marks stale.
+  std::vector<core::Labels> WrittenSeries() const;
 
   const RuleHealth& health(size_t rule_index) const { return rules_[rule_index].health; }
   // Active (pending, firing, or recently resolved) alerts of an alerting rule,
@@ -131,6 +183,7 @@ class RuleGroup {
     std::map<core::Labels, Alert, LabelsLess> active;     // alerting rules, by labels
     std::vector<core::Result<Template>> label_templates;  // alerting rules: per label, in order
     std::vector<core::Result<Template>> annotation_templates;  // alerting rules: per annotation
+    bool restored = true;  // alerting rules: false until RestoreForState (restore_for_state)
   };
 
   // Runs the rule's query; the result as an instant vector.
@@ -146,6 +199,7 @@ class RuleGroup {
   RuleGroupOptions options_;
   promql::Engine engine_;
   std::vector<RuleState> rules_;
+  std::vector<core::Labels> stale_series_;  // of removed rules: marked stale by the next Eval
   int64_t append_errors_ = 0;
 };
 

@@ -12,6 +12,7 @@
 
 #include "aggregator/curl_fetcher.h"
 #include "aggregator/promql_printer.h"
+#include "aggregator/promql_test_file.h"
 #include "aggregator/rule_group.h"
 #include "aggregator/scrape.h"
 #include "exporter/point_decoder.h"
@@ -24,6 +25,8 @@ core::Result<AggregatorConfig> LoadAggregatorConfig(const config::Config& config
   out.global = config.global;
   out.scrape_configs = config.scrape_configs;
   out.rules_project = config.rules.project;
+  out.for_restore.outage_tolerance_ms = config.rules.for_outage_tolerance_ms;
+  out.for_restore.grace_period_ms = config.rules.for_grace_period_ms;
   std::string errors;
   std::vector<std::string> files;
   for (const std::string& pattern : config.rule_files) {
@@ -261,14 +264,22 @@ struct AggregatorRuntime::Loop final : scrape::ScrapeSink {
 };
 
 struct AggregatorRuntime::Group {
-  Group(rules::RuleGroupSpec spec, int64_t interval, const std::string& project)
+  Group(rules::RuleGroupSpec spec, int64_t interval, const std::string& project,
+        const core::Clock* clock, bool restore)
       : interval_ms(interval),
         project(project),
-        group(std::move(spec), rules::RuleGroupOptions{}) {}
+        group(std::move(spec), Options(clock, restore)) {}
+  static rules::RuleGroupOptions Options(const core::Clock* clock, bool restore) {
+    rules::RuleGroupOptions o;
+    o.clock = clock;
+    o.restore_for_state = restore;
+    return o;
+  }
   const int64_t interval_ms;
   const std::string project;
   rules::RuleGroup group;
   int64_t next_ms = 0;  // guarded by rule_mu_
+  int evaluations = 0;  // guarded by rule_mu_
   std::shared_ptr<const rest::RuleGroupStatus> status;  // guarded by status_mu_
 };
 
@@ -398,27 +409,40 @@ void AggregatorRuntime::ApplyScrape(const AggregatorConfig& config) {
 
 void AggregatorRuntime::ApplyRules(const AggregatorConfig& config) {
   std::vector<std::shared_ptr<Group>> next;
-  size_t kept_count = 0;
+  size_t kept_count = 0, copied_count = 0, removed_count = 0;
   {
     std::lock_guard lock(rule_mu_);
+    for_restore_ = config.for_restore;
+    const bool restore = first_rules_apply_;
+    first_rules_apply_ = false;
+    const int64_t now = deps_.clock->NowMs();
     std::vector<bool> kept(groups_.size(), false);
-    for (const rules::RuleGroupSpec& spec : config.groups) {
+    std::vector<int64_t> intervals;
+    // Unchanged groups first, so a changed twin cannot take their state.
+    std::vector<std::shared_ptr<Group>> same(config.groups.size());
+    for (size_t n = 0; n < config.groups.size(); ++n) {
+      const rules::RuleGroupSpec& spec = config.groups[n];
       const int64_t interval =
           spec.interval_ms > 0 ? spec.interval_ms : config.global.evaluation_interval_ms;
-      bool found = false;
+      intervals.push_back(interval);
       for (size_t i = 0; i < groups_.size(); ++i) {
         if (!kept[i] && groups_[i]->interval_ms == interval &&
             groups_[i]->project == config.rules_project && SameGroup(groups_[i]->group.spec(), spec)) {
           kept[i] = true;
-          next.push_back(groups_[i]);
-          found = true;
+          same[n] = groups_[i];
           ++kept_count;
           break;
         }
       }
-      if (found) continue;
-      auto g = std::make_shared<Group>(spec, interval, config.rules_project);
-      const int64_t now = deps_.clock->NowMs();
+    }
+    for (size_t n = 0; n < config.groups.size(); ++n) {
+      if (same[n]) {
+        next.push_back(same[n]);
+        continue;
+      }
+      const rules::RuleGroupSpec& spec = config.groups[n];
+      const int64_t interval = intervals[n];
+      auto g = std::make_shared<Group>(spec, interval, config.rules_project, deps_.clock, restore);
       g->next_ms = (now / interval + 1) * interval;
       auto status = std::make_shared<rest::RuleGroupStatus>();
       status->project = g->project;
@@ -437,8 +461,39 @@ void AggregatorRuntime::ApplyRules(const AggregatorConfig& config) {
         rs.annotations = r.annotations;
         status->rules.push_back(std::move(rs));
       }
+      // A changed group (same file, name and project): rule-by-rule state.
+      for (size_t i = 0; i < groups_.size(); ++i) {
+        const Group& old = *groups_[i];
+        if (kept[i] || old.project != config.rules_project || old.group.spec().file != spec.file ||
+            old.group.spec().name != spec.name) {
+          continue;
+        }
+        kept[i] = true;
+        g->group.CopyState(groups_[i]->group);
+        g->evaluations = old.evaluations;
+        std::lock_guard status_lock(status_mu_);
+        status->evaluation_seconds = old.status->evaluation_seconds;
+        status->last_eval_ms = old.status->last_eval_ms;
+        ++copied_count;
+        break;
+      }
       g->status = std::move(status);
       next.push_back(std::move(g));
+    }
+    for (size_t i = 0; i < groups_.size(); ++i) {
+      if (kept[i]) continue;
+      ++removed_count;
+      StaleBatch batch;
+      batch.project = groups_[i]->project;
+      batch.group = groups_[i]->group.spec().name;
+      batch.series = groups_[i]->group.WrittenSeries();
+      batch.at_ms = now;
+      batch.due_ms = now + 2 * groups_[i]->interval_ms;
+      if (!batch.series.empty()) stale_batches_.push_back(std::move(batch));
+    }
+    // Rules copied into a changed group show their health before its next evaluation.
+    for (size_t n = 0; n < next.size(); ++n) {
+      if (!same[n] && next[n]->evaluations > 0) UpdateStatus(*next[n], 0, -1);
     }
     groups_ = next;
   }
@@ -447,8 +502,9 @@ void AggregatorRuntime::ApplyRules(const AggregatorConfig& config) {
     status_groups_ = std::move(next);
   }
   rule_cv_.notify_all();
-  spdlog::info("rules: {} groups ({} unchanged, state kept), project {}", config.groups.size(),
-               kept_count, config.rules_project);
+  spdlog::info(
+      "rules: {} groups ({} unchanged, {} changed with rule state copied, {} removed), project {}",
+      config.groups.size(), kept_count, copied_count, removed_count, config.rules_project);
 }
 
 void AggregatorRuntime::ScrapeWorker() {
@@ -516,19 +572,35 @@ void AggregatorRuntime::EvalGroup(Group& g, int64_t now_ms) {
   const int64_t start_ns = deps_.clock->MonotonicNs();
   const int failed = g.group.Eval(now_ms, querier, sink);
   sink.Flush();
+  ++g.evaluations;
+  // Like Prometheus: restore after the second evaluation, when recording rules
+  // and fresh scrapes have had time to bring the alerts back.
+  if (g.evaluations >= 2 && g.group.NeedsRestore()) {
+    const int restored = g.group.RestoreForState(now_ms, store_querier, for_restore_);
+    if (restored > 0) {
+      spdlog::info("rules: group {}: 'for' state of {} alerts restored from ALERTS_FOR_STATE",
+                   name, restored);
+    }
+  }
   const double seconds = static_cast<double>(deps_.clock->MonotonicNs() - start_ns) / 1e9;
   metrics_->rule_evals.Add({{"group", name}}).Increment();
   metrics_->rule_duration.Add({{"group", name}}).Set(seconds);
   if (failed > 0) metrics_->rule_failures.Add({{"group", name}}).Increment(failed);
+  UpdateStatus(g, now_ms, seconds);
+}
 
+void AggregatorRuntime::UpdateStatus(Group& g, int64_t now_ms, double seconds) {
+  const std::string& name = g.group.spec().name;
   std::shared_ptr<const rest::RuleGroupStatus> old;
   {
     std::lock_guard lock(status_mu_);
     old = g.status;
   }
   auto status = std::make_shared<rest::RuleGroupStatus>(*old);
-  status->evaluation_seconds = seconds;
-  status->last_eval_ms = now_ms;
+  if (seconds >= 0) {
+    status->evaluation_seconds = seconds;
+    status->last_eval_ms = now_ms;
+  }
   for (size_t i = 0; i < status->rules.size(); ++i) {
     rest::RuleStatus& rs = status->rules[i];
     const rules::RuleHealth& h = g.group.health(i);
@@ -538,6 +610,7 @@ void AggregatorRuntime::EvalGroup(Group& g, int64_t now_ms) {
     }
     rs.last_error = h.last_error;
     rs.last_eval_ms = h.last_eval_ms;
+    rs.evaluation_seconds = h.eval_seconds;
     rs.alerts.clear();
     if (!rs.alerting) continue;
     for (const rules::Alert& a : g.group.ActiveAlerts(i)) {
@@ -551,12 +624,46 @@ void AggregatorRuntime::EvalGroup(Group& g, int64_t now_ms) {
   g.status = std::move(status);
 }
 
+void AggregatorRuntime::WriteDueStaleSeries(int64_t now_ms) {
+  for (auto it = stale_batches_.begin(); it != stale_batches_.end();) {
+    if (it->due_ms > now_ms) {
+      ++it;
+      continue;
+    }
+    // Skip what a current group of the project wrote last (a renamed or moved rule).
+    std::vector<core::Labels> written;
+    for (const auto& g : groups_) {
+      if (g->project != it->project) continue;
+      for (core::Labels& l : g->group.WrittenSeries()) written.push_back(std::move(l));
+    }
+    std::sort(written.begin(), written.end(), [](const core::Labels& a, const core::Labels& b) {
+      return promql::CompareLabels(a, b) < 0;
+    });
+    RecordedSink sink(*deps_.ingest, it->project, it->group);
+    size_t n = 0;
+    for (const core::Labels& s : it->series) {
+      if (std::binary_search(written.begin(), written.end(), s,
+                             [](const core::Labels& a, const core::Labels& b) {
+                               return promql::CompareLabels(a, b) < 0;
+                             })) {
+        continue;
+      }
+      (void)sink.Append(s, it->at_ms, promql::StaleNaN());
+      ++n;
+    }
+    sink.Flush();
+    spdlog::info("rules: removed group {}: staleness markers for {} series", it->group, n);
+    it = stale_batches_.erase(it);
+  }
+}
+
 void AggregatorRuntime::RuleWorker() {
   std::unique_lock lock(rule_mu_);
   while (!stopping_) {
     const int64_t now = deps_.clock->NowMs();
     int64_t earliest = INT64_MAX;
     std::shared_ptr<Group> due;
+    WriteDueStaleSeries(now);
     for (const auto& g : groups_) {
       if (g->next_ms < earliest) {
         earliest = g->next_ms;
@@ -564,6 +671,7 @@ void AggregatorRuntime::RuleWorker() {
       }
     }
     if (!due || earliest > now) {
+      // Poll the (injectable) clock at least every 100ms.
       const int64_t wait = due ? std::min<int64_t>(earliest - now, 100) : 100;
       rule_cv_.wait_for(lock, std::chrono::milliseconds(wait));
       continue;

@@ -13,7 +13,14 @@
 //
 // Apply() swaps in a new AggregatorConfig (reload): unchanged targets and
 // unchanged rule groups (same file, name and spec) keep their state (pending
-// alerts, the last scrape's series); removed targets get staleness markers.
+// alerts, the last scrape's series); removed targets get staleness markers. A
+// changed group (same file, name and project) takes the state of its matching
+// rules (rules::RuleGroup::CopyState) and marks the series of removed rules
+// stale at its next evaluation; a removed group's series are marked stale two
+// of its intervals later (time for a renamed group to write them; those it
+// wrote are skipped), like Prometheus. Groups of the first Apply (start-up)
+// restore their alerts' `for` state from ALERTS_FOR_STATE after their second
+// evaluation (rules::RuleGroup::RestoreForState).
 // Status copies for the API are taken under a mutex (rest::AggregatorStatusSource).
 //
 // Thread-safe: Apply, Stop and the status accessors may be called from any thread.
@@ -30,6 +37,7 @@
 #include <prometheus/registry.h>
 
 #include "aggregator/rule_file.h"
+#include "aggregator/rule_group.h"
 #include "config/config.h"
 #include "core/clock.h"
 #include "core/status.h"
@@ -46,6 +54,7 @@ struct AggregatorConfig {
   std::vector<config::ScrapeJobConfig> scrape_configs;
   std::vector<rules::RuleGroupSpec> groups;
   std::string rules_project = "default";
+  rules::ForRestoreOptions for_restore;  // rules.for_outage_tolerance, rules.for_grace_period
 };
 
 // Expands `config.rule_files` (globs; a pattern matching nothing is fine, like
@@ -87,6 +96,9 @@ class AggregatorRuntime final : public rest::AggregatorStatusSource {
   void ApplyScrape(const AggregatorConfig& config);
   void ApplyRules(const AggregatorConfig& config);
   void EvalGroup(Group& group, int64_t now_ms);
+  // Publishes the group's rule health and alerts as its status (status_mu_).
+  void UpdateStatus(Group& group, int64_t now_ms, double seconds);
+  void WriteDueStaleSeries(int64_t now_ms);  // REQUIRES: rule_mu_ held
 
   const AggregatorDeps deps_;
   std::unique_ptr<Metrics> metrics_;
@@ -102,6 +114,17 @@ class AggregatorRuntime final : public rest::AggregatorStatusSource {
   mutable std::mutex rule_mu_;
   std::condition_variable rule_cv_;
   std::vector<std::shared_ptr<Group>> groups_;  // guarded by rule_mu_
+  // Series of removed groups, marked stale once due.
+  struct StaleBatch {
+    std::string project;
+    std::string group;
+    std::vector<core::Labels> series;
+    int64_t at_ms = 0;   // the marker's timestamp (when the group was removed)
+    int64_t due_ms = 0;  // when to write it
+  };
+  std::vector<StaleBatch> stale_batches_;  // guarded by rule_mu_
+  bool first_rules_apply_ = true;          // guarded by rule_mu_
+  rules::ForRestoreOptions for_restore_;   // guarded by rule_mu_
   std::thread rule_thread_;
 
   mutable std::mutex status_mu_;

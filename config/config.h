@@ -93,9 +93,13 @@ struct ScrapeJobConfig {
   std::string project = "default";
 };
 
-// `rules:`: the project whose series the rules read and into which they write.
+// `rules:`: the project whose series the rules read and into which they write,
+// and how alerts' `for` state is restored from ALERTS_FOR_STATE at start-up
+// (Prometheus' --rules.alert.for-outage-tolerance / --rules.alert.for-grace-period).
 struct RulesConfig {
   std::string project = "default";
+  int64_t for_outage_tolerance_ms = 3'600'000;  // older ALERTS_FOR_STATE: not restored
+  int64_t for_grace_period_ms = 600'000;        // a restored alert fires no sooner
 };
 
 struct AuthConfig {

@@ -869,8 +869,16 @@ void Loader::Load(std::string_view text, Config& config) {
               {"rule_files", [&](const Entry& e) { Set(config.rule_files, StringList(e, false)); }},
               {"rules",
                [&](const Entry& e) {
-                 WalkSection(e, {{"project", [&](const Entry& f) {
+                 WalkSection(e, {{"project",
+                                  [&](const Entry& f) {
                                     Set(config.rules.project, NonEmptyString(f));
+                                  }},
+                                 {"for_outage_tolerance",
+                                  [&](const Entry& f) {
+                                    Set(config.rules.for_outage_tolerance_ms, DurationMs(f, 0));
+                                  }},
+                                 {"for_grace_period", [&](const Entry& f) {
+                                    Set(config.rules.for_grace_period_ms, DurationMs(f, 0));
                                   }}});
                }},
               {"anomalies", [&](const Entry& e) { Anomalies(e, config.anomalies); }},

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 
 #include "aggregator/promql_parser.h"
@@ -236,6 +237,296 @@ TEST(RuleGroupTest, ErrorsAndLimits) {
   EXPECT_EQ(group.health(4).last_error, "rule result is not a vector or scalar");
   EXPECT_TRUE(Query(storage, "too_many", 0).empty());
   EXPECT_EQ(Query(storage, "fine", 0).size(), 1u);
+}
+
+
+// ---- State across restart (RestoreForState) and reload (CopyState) ----
+
+// A storage with x=1 (and y=1) every minute over [0, 60m].
+void FillOnes(promql::MemoryStorage& storage, std::vector<std::string> names = {"x"}) {
+  for (int i = 0; i <= 60; ++i) {
+    for (const std::string& n : names) {
+      ASSERT_TRUE(storage.Append(L({{"__name__", n}}), i * kMin, 1));
+    }
+  }
+}
+
+RuleGroupOptions RestoreOptions() {
+  RuleGroupOptions o = Options();
+  o.restore_for_state = true;
+  return o;
+}
+
+ForRestoreOptions Restore(int64_t grace_ms = 2 * kMin, int64_t tolerance_ms = 60 * kMin) {
+  ForRestoreOptions o;
+  o.grace_period_ms = grace_ms;
+  o.outage_tolerance_ms = tolerance_ms;
+  return o;
+}
+
+RuleGroupSpec OneAlert(std::string_view for_text) {
+  return Group("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: x > 0\n"
+               "        for: " +
+               std::string(for_text) + "\n");
+}
+
+// Runs `group` at each minute of [from, to], returning the last active alert.
+Alert RunMinutes(RuleGroup& group, promql::MemoryStorage& storage, int from, int to) {
+  MemoryStorageSink sink(storage);
+  for (int i = from; i <= to; ++i) EXPECT_EQ(group.Eval(i * kMin, storage, sink), 0);
+  std::vector<Alert> active = group.ActiveAlerts(0);
+  EXPECT_EQ(active.size(), 1u);
+  return active.empty() ? Alert{} : active[0];
+}
+
+TEST(RuleGroupRestoreTest, FiringAlertKeepsItsActiveAtAndFiresAgainAtOnce) {
+  promql::MemoryStorage storage;
+  FillOnes(storage);
+  RuleGroup before(OneAlert("10m"), Options());
+  EXPECT_EQ(RunMinutes(before, storage, 0, 12).state, AlertState::kFiring);
+  // Restart at 20m: the first two evaluations write no ALERTS / ALERTS_FOR_STATE.
+  RuleGroup after(OneAlert("10m"), RestoreOptions());
+  EXPECT_TRUE(after.NeedsRestore());
+  Alert a = RunMinutes(after, storage, 20, 21);
+  EXPECT_EQ(a.state, AlertState::kPending);
+  EXPECT_EQ(a.active_at_ms, 20 * kMin);
+  EXPECT_TRUE(Query(storage, "ALERTS", 21 * kMin).empty());
+  EXPECT_EQ(after.RestoreForState(21 * kMin, storage, Restore()), 1);
+  EXPECT_FALSE(after.NeedsRestore());
+  EXPECT_EQ(after.ActiveAlerts(0)[0].active_at_ms, 0);
+  a = RunMinutes(after, storage, 22, 22);
+  EXPECT_EQ(a.state, AlertState::kFiring);
+  EXPECT_EQ(a.active_at_ms, 0);
+  promql::Vector for_state = Query(storage, "ALERTS_FOR_STATE", 22 * kMin);
+  ASSERT_EQ(for_state.size(), 1u);
+  EXPECT_EQ(for_state[0].v, 0);
+  EXPECT_EQ(Query(storage, "ALERTS{alertstate=\"firing\"}", 22 * kMin).size(), 1u);
+}
+
+TEST(RuleGroupRestoreTest, PendingAlertResumesWithoutCountingTheDowntime) {
+  promql::MemoryStorage storage;
+  FillOnes(storage);
+  RuleGroup before(OneAlert("30m"), Options());
+  // Becomes active at 1m (x > 0 from 0m; start evaluating at 1m), down after 5m.
+  Alert a = RunMinutes(before, storage, 1, 5);
+  EXPECT_EQ(a.active_at_ms, kMin);
+  RuleGroup after(OneAlert("30m"), RestoreOptions());
+  RunMinutes(after, storage, 8, 9);
+  EXPECT_EQ(after.RestoreForState(9 * kMin, storage, Restore()), 1);
+  // Pending 4m before the restart, 26m left: activeAt 1m + (9m - 5m) = 5m.
+  EXPECT_EQ(after.ActiveAlerts(0)[0].active_at_ms, 5 * kMin);
+  EXPECT_EQ(RunMinutes(after, storage, 10, 34).state, AlertState::kPending);
+  a = RunMinutes(after, storage, 35, 35);
+  EXPECT_EQ(a.state, AlertState::kFiring);
+  EXPECT_EQ(a.fired_at_ms, 35 * kMin);
+}
+
+TEST(RuleGroupRestoreTest, AlmostDueAlertFiresAfterTheGracePeriod) {
+  promql::MemoryStorage storage;
+  FillOnes(storage);
+  RuleGroup before(OneAlert("10m"), Options());
+  RunMinutes(before, storage, 0, 9);  // 1m of `for` left at 9m
+  RuleGroup after(OneAlert("10m"), RestoreOptions());
+  RunMinutes(after, storage, 12, 13);
+  EXPECT_EQ(after.RestoreForState(13 * kMin, storage, Restore(2 * kMin)), 1);
+  // Fires at 13m + grace 2m: activeAt = 15m - 10m.
+  EXPECT_EQ(after.ActiveAlerts(0)[0].active_at_ms, 5 * kMin);
+  EXPECT_EQ(RunMinutes(after, storage, 14, 14).state, AlertState::kPending);
+  EXPECT_EQ(RunMinutes(after, storage, 15, 15).state, AlertState::kFiring);
+}
+
+TEST(RuleGroupRestoreTest, NotRestored) {
+  struct Case {
+    std::string name;
+    std::string for_text;
+    ForRestoreOptions options;
+    int restart_min;
+  };
+  const std::vector<Case> cases = {
+      // `for` shorter than the grace period: it waits its own `for`.
+      {"short for", "1m", Restore(2 * kMin), 7},
+      // Down longer than the outage tolerance.
+      {"outage", "10m", Restore(2 * kMin, 3 * kMin), 9},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    promql::MemoryStorage storage;
+    FillOnes(storage);
+    RuleGroup before(OneAlert(c.for_text), Options());
+    RunMinutes(before, storage, 0, 5);
+    RuleGroup after(OneAlert(c.for_text), RestoreOptions());
+    RunMinutes(after, storage, c.restart_min, c.restart_min + 1);
+    EXPECT_EQ(after.RestoreForState((c.restart_min + 1) * kMin, storage, c.options), 0);
+    EXPECT_FALSE(after.NeedsRestore());
+    EXPECT_EQ(after.ActiveAlerts(0)[0].active_at_ms, c.restart_min * kMin);
+    // Restored or not, ALERTS is written again.
+    RunMinutes(after, storage, c.restart_min + 2, c.restart_min + 2);
+    EXPECT_EQ(Query(storage, "ALERTS", (c.restart_min + 2) * kMin).size(), 1u);
+  }
+}
+
+TEST(RuleGroupRestoreTest, StaleForStateIsNotRestored) {
+  promql::MemoryStorage storage;
+  for (int i = 0; i <= 20; ++i) {
+    ASSERT_TRUE(storage.Append(L({{"__name__", "x"}}), i * kMin, i == 4 ? 0 : 1));
+  }
+  RuleGroup before(OneAlert("10m"), Options());
+  MemoryStorageSink sink(storage);
+  for (int i = 0; i <= 4; ++i) before.Eval(i * kMin, storage, sink);  // resolved at 4m: stale
+  RuleGroup after(OneAlert("10m"), RestoreOptions());
+  RunMinutes(after, storage, 6, 7);
+  EXPECT_EQ(after.RestoreForState(7 * kMin, storage, Restore()), 0);
+  EXPECT_EQ(after.ActiveAlerts(0)[0].active_at_ms, 6 * kMin);
+}
+
+TEST(RuleGroupCopyStateTest, UnchangedRulesKeepStateRemovedSeriesGoStale) {
+  promql::MemoryStorage storage;
+  FillOnes(storage, {"x", "y"});
+  RuleGroup old(Group(R"(groups:
+  - name: g
+    rules:
+      - record: r
+        expr: x
+        labels: {team: a}
+      - alert: A
+        expr: x > 0
+        for: 1h
+      - alert: B
+        expr: y > 0
+        for: 1h
+      - record: gone
+        expr: y
+)"),
+                Options());
+  MemoryStorageSink sink(storage);
+  old.Eval(0, storage, sink);
+  old.Eval(kMin, storage, sink);
+  EXPECT_EQ(Query(storage, "gone", kMin).size(), 1u);
+  EXPECT_EQ(old.WrittenSeries().size(), 4u + 2u);  // r, gone, ALERTS and ALERTS_FOR_STATE of A, B
+  RuleGroup next(Group(R"(groups:
+  - name: g
+    rules:
+      - record: new
+        expr: x + 1
+      - record: r
+        expr: x
+        labels: {team: b}
+      - alert: A
+        expr: x > 0
+        for: 1h
+      - alert: B
+        expr: y > 100
+        for: 1h
+)"),
+                 Options());
+  next.CopyState(old);
+  // A (same name, labels and expression) keeps its alert and health at once.
+  ASSERT_EQ(next.ActiveAlerts(2).size(), 1u);
+  EXPECT_EQ(next.ActiveAlerts(2)[0].active_at_ms, 0);
+  EXPECT_TRUE(next.health(2).evaluated);
+  EXPECT_EQ(next.health(2).last_eval_ms, kMin);
+  // B's expression changed: its alerts are copied (like Prometheus), its health is not.
+  EXPECT_EQ(next.ActiveAlerts(3).size(), 1u);
+  EXPECT_FALSE(next.health(3).evaluated);
+  EXPECT_FALSE(next.health(0).evaluated);
+  EXPECT_TRUE(old.ActiveAlerts(1).empty());  // moved out
+  EXPECT_EQ(next.Eval(2 * kMin, storage, sink), 0);
+  ASSERT_EQ(next.ActiveAlerts(2).size(), 1u);
+  EXPECT_EQ(next.ActiveAlerts(2)[0].active_at_ms, 0);
+  EXPECT_EQ(next.ActiveAlerts(2)[0].state, AlertState::kPending);
+  EXPECT_TRUE(next.ActiveAlerts(3).empty());  // y > 100 is false: the pending alert is dropped
+  // The removed rule's series and r{team="a"} (labels changed) are stale at 2m.
+  EXPECT_TRUE(Query(storage, "gone", 2 * kMin).empty());
+  promql::Vector r = Query(storage, "r", 2 * kMin);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(*r[0].labels.Get("team"), "b");
+  EXPECT_EQ(Query(storage, "new", 2 * kMin).size(), 1u);
+  promql::Vector alerts = Query(storage, "ALERTS", 2 * kMin);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(*alerts[0].labels.Get("alertname"), "A");
+  // The marker is what hides it: just before 2m the 1m sample is still returned.
+  EXPECT_EQ(Query(storage, "gone", 2 * kMin - 1).size(), 1u);
+  EXPECT_TRUE(old.WrittenSeries().empty());
+}
+
+TEST(RuleGroupCopyStateTest, DuplicatesMatchInOrderAndRewrittenSeriesStayFresh) {
+  promql::MemoryStorage storage;
+  for (int i = 0; i <= 5; ++i) {
+    ASSERT_TRUE(storage.Append(L({{"__name__", "x"}, {"i", "1"}}), i * kMin, 1));
+    ASSERT_TRUE(storage.Append(L({{"__name__", "x"}, {"i", "2"}}), i * kMin, 1));
+  }
+  RuleGroup old(Group(R"(groups:
+  - name: g
+    rules:
+      - alert: D
+        expr: x{i="1"} > 0
+        for: 1h
+      - alert: D
+        expr: x{i="2"} > 0
+        for: 1h
+      - record: r
+        expr: x
+)"),
+                Options());
+  MemoryStorageSink sink(storage);
+  old.Eval(0, storage, sink);
+  RuleGroup next(Group(R"(groups:
+  - name: g
+    rules:
+      - record: r
+        expr: x
+        labels: {extra: ""}
+      - alert: D
+        expr: x{i="1"} > 0
+        for: 1h
+      - alert: D
+        expr: x{i="2"} > 0
+        for: 1h
+)"),
+                 Options());
+  next.CopyState(old);
+  ASSERT_EQ(next.ActiveAlerts(1).size(), 1u);
+  EXPECT_EQ(*next.ActiveAlerts(1)[0].labels.Get("i"), "1");
+  ASSERT_EQ(next.ActiveAlerts(2).size(), 1u);
+  EXPECT_EQ(*next.ActiveAlerts(2)[0].labels.Get("i"), "2");
+  EXPECT_EQ(next.WrittenSeries().size(), 2u + 4u);  // r's two series wait to be marked stale
+  next.Eval(kMin, storage, sink);
+  // `r` changed its (no-op) labels, so its old series were queued as stale, but
+  // the new rule wrote the same series in this evaluation: no marker.
+  EXPECT_EQ(Query(storage, "r", kMin).size(), 2u);
+  EXPECT_EQ(Query(storage, "r", kMin + 1000).size(), 2u);
+  EXPECT_EQ(next.WrittenSeries().size(), 2u + 4u);  // r, ALERTS and ALERTS_FOR_STATE
+}
+
+// A clock whose monotonic time advances 1ms per reading.
+class TickingClock final : public core::Clock {
+ public:
+  int64_t NowMs() const override { return 0; }
+  int64_t MonotonicNs() const override { return ticks_.fetch_add(1'000'000); }
+
+ private:
+  mutable std::atomic<int64_t> ticks_{0};
+};
+
+TEST(RuleGroupTest, PerRuleEvaluationTime) {
+  promql::MemoryStorage storage;
+  FillOnes(storage);
+  TickingClock clock;
+  RuleGroupOptions o = Options();
+  o.clock = &clock;
+  RuleGroup group(Group("groups:\n  - name: g\n    rules:\n      - record: r\n        expr: x\n"
+                        "      - alert: A\n        expr: x > 0\n"),
+                  o);
+  MemoryStorageSink sink(storage);
+  group.Eval(3 * kMin, storage, sink);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_DOUBLE_EQ(group.health(i).eval_seconds, 0.001);
+    EXPECT_EQ(group.health(i).last_eval_ms, 3 * kMin);
+  }
+  RuleGroup no_clock(Group("groups:\n  - name: g\n    rules:\n      - record: r2\n        expr: x\n"),
+                     Options());
+  no_clock.Eval(3 * kMin, storage, sink);
+  EXPECT_EQ(no_clock.health(0).eval_seconds, 0);
 }
 
 }  // namespace

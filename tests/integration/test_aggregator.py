@@ -425,6 +425,9 @@ class AggregatorTest(DumpLogsOnFailure):
              "invalid byte size"),
             ("scrape_configs:\n  - metrics_path: /m\n", "2:5", "job_name"),
             ("rule_files: [nope.yml]\nrules: {project: ''}\n", "2:", "must not be empty"),
+            ("rules:\n  for_grace_period: 10\n", "2:21", "write e.g. 10s"),
+            ("rules:\n  project: p\n  for_outage_tolerance: soon\n", "3:25", "duration"),
+            ("rules:\n  for_grace: 1m\n", "2:3", "unknown key"),
         ]
         for text, where, fragment in cases:
             path = os.path.join(s.tmp, "bad.yaml")
@@ -443,6 +446,162 @@ class AggregatorTest(DumpLogsOnFailure):
         self.assertEqual(out.returncode, 1)
         self.assertIn("bad_rules.yml: 5:", out.stderr)
 
+
+STATE_RULES = """groups:
+  - name: state
+    interval: 1s
+    rules:
+      - record: queue:depth:max
+        expr: max(queue_depth)
+      - alert: QueueFiring
+        expr: queue_depth > 10
+        for: 2s
+      - alert: QueueSlow
+        expr: queue_depth > 10
+        for: 10s
+      - alert: QueueHour
+        expr: queue_depth > 10
+        for: 1h
+  - name: doomed
+    interval: 1s
+    rules:
+      - record: queue:depth:min
+        expr: min(queue_depth)
+"""
+
+
+def rfc3339(text: str) -> float:
+    """Unix seconds of Prometheus' RFC 3339 text (fraction trimmed, Z)."""
+    import datetime
+    base, _, frac = text.rstrip("Z").partition(".")
+    t = datetime.datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+    return t + (float("0." + frac) if frac else 0.0)
+
+
+class AlertStateTest(DumpLogsOnFailure):
+    """Alert `for` state across a restart (restored from ALERTS_FOR_STATE), rule
+    state across a reload that changes a group, staleness markers for removed
+    rules and groups, per-rule evaluationTime (issue 5)."""
+
+    def alerts(self, s: TallyServer) -> dict:
+        return {a["labels"]["alertname"]: a for a in
+                s.get("/api/v1/alerts").json()["data"]["alerts"]}
+
+    def query(self, s: TallyServer, q: str, at: float = None) -> list:
+        params = {"query": q}
+        if at is not None:
+            params["time"] = f"{at:.3f}"
+        r = s.get("/api/v1/query?" + urllib.parse.urlencode(params))
+        self.assertEqual(r.status, 200, r)
+        return r.json()["data"]["result"]
+
+    def rules(self, s: TallyServer) -> dict:
+        return {(g["name"], r["name"]): r for g in s.get("/api/v1/rules").json()["data"]["groups"]
+                for r in g["rules"]}
+
+    def test_for_state_across_restart_and_reload(self):
+        config = ("auth:\n  enabled: false\n"
+                  "global:\n  evaluation_interval: 1s\n"
+                  "rule_files: [state.yml]\n"
+                  "rules:\n  for_grace_period: 1s\n  for_outage_tolerance: 1h\n")
+        s = TallyServer(config, name="alert-state")
+        os.makedirs(s.tmp, exist_ok=True)
+        with open(os.path.join(s.tmp, "state.yml"), "w", encoding="utf-8") as f:
+            f.write(STATE_RULES)
+        s.start()
+        self.addCleanup(s.cleanup)
+        self.addCleanup(s.kill)
+        r = s.post_json("/v1/metrics/report", {"name": "queue_depth", "value": 50})
+        self.assertEqual(r.status, 200, r)
+
+        # Before the restart: QueueFiring fires (for 2s), the others are pending.
+        wait_until(lambda: self.alerts(s).get("QueueFiring", {}).get("state") == "firing", 15,
+                   "QueueFiring to fire")
+        before = self.alerts(s)
+        self.assertEqual(before["QueueSlow"]["state"], "pending")
+        self.assertEqual(before["QueueHour"]["state"], "pending")
+        active0 = rfc3339(before["QueueSlow"]["activeAt"])
+        self.assertEqual(before["QueueFiring"]["activeAt"], before["QueueSlow"]["activeAt"])
+        # Per-rule timing is filled in (Prometheus' JSON).
+        for key, rule in self.rules(s).items():
+            self.assertEqual(rule["health"], "ok", key)
+            self.assertGreater(rule["evaluationTime"], 0, key)
+            self.assertLess(rule["evaluationTime"], 1, key)
+            self.assertLess(abs(rfc3339(rule["lastEvaluation"]) - time.time()), 5, key)
+
+        s.stop(keep_data=True)  # SIGTERM: a clean shutdown
+        t_exit = time.time()
+        s.start()
+        t_up = time.time()
+        # The restore runs after the second evaluation; until then the alerts are
+        # pending since the restart. A firing alert gets its activeAt back exactly.
+        wait_until(lambda: self.alerts(s).get("QueueFiring", {}).get("activeAt")
+                   == before["QueueFiring"]["activeAt"], 15, "QueueFiring's activeAt restored")
+        t_restored = time.time()
+        wait_until(lambda: self.alerts(s)["QueueFiring"]["state"] == "firing", 5,
+                   "QueueFiring to fire again")
+        # A pending alert resumes where it was: activeAt moves by the downtime
+        # (from its last ALERTS_FOR_STATE sample to the restore), not to the restart.
+        after = self.alerts(s)
+        self.assertEqual(after["QueueSlow"]["state"], "pending")
+        active1 = rfc3339(after["QueueSlow"]["activeAt"])
+        down_at = self.query(s, 'timestamp(ALERTS_FOR_STATE{alertname="QueueSlow"})', at=t_exit)
+        self.assertEqual(len(down_at), 1, down_at)
+        down_at = int(float(down_at[0]["value"][1]))  # whole seconds, like Prometheus
+        restore_ts = active1 - active0 + down_at  # the evaluation time of the restore
+        self.assertEqual(restore_ts, int(restore_ts))
+        self.assertGreaterEqual(restore_ts, int(t_up) - 1)
+        self.assertLessEqual(restore_ts, t_restored + 1)
+        self.assertLess(active1, t_up, "activeAt started over at the restart")
+        self.assertGreater(active1, active0)
+        # ... and fires `for` after it.
+        wait_until(lambda: self.alerts(s)["QueueSlow"]["state"] == "firing", 20,
+                   "QueueSlow to fire")
+        t_fired = time.time()
+        self.assertGreaterEqual(t_fired, active1 + 10 - 0.1)
+        self.assertLess(t_fired, active1 + 10 + 3)
+        self.assertEqual(self.alerts(s)["QueueSlow"]["activeAt"], after["QueueSlow"]["activeAt"])
+        hour = self.alerts(s)["QueueHour"]
+        self.assertEqual(hour["state"], "pending")
+        self.assertLess(rfc3339(hour["activeAt"]), t_up)
+
+        # Reload: QueueFiring changed, the recording rule and the `doomed` group
+        # removed. The unchanged alerts keep their state and health at once.
+        self.assertTrue(self.query(s, "queue:depth:max"))
+        self.assertTrue(self.query(s, "queue:depth:min"))
+        changed = STATE_RULES.replace("expr: queue_depth > 10\n        for: 2s",
+                                      "expr: queue_depth > 11\n        for: 2s")
+        changed = changed.replace("      - record: queue:depth:max\n        expr: max(queue_depth)\n",
+                                  "")
+        changed = changed[:changed.index("  - name: doomed")]
+        self.assertNotEqual(changed, STATE_RULES)
+        with open(os.path.join(s.tmp, "state.yml"), "w", encoding="utf-8") as f:
+            f.write(changed)
+        r = s.post_json("/-/reload", {})
+        self.assertEqual(r.status, 200, r)
+        t_reload = time.time()
+        rules = self.rules(s)
+        self.assertEqual(set(rules), {("state", "QueueFiring"), ("state", "QueueSlow"),
+                                      ("state", "QueueHour")})
+        self.assertEqual(rules[("state", "QueueHour")]["health"], "ok")
+        self.assertEqual(rules[("state", "QueueHour")]["alerts"][0]["activeAt"], hour["activeAt"])
+        wait_until(lambda: rfc3339(self.rules(s)[("state", "QueueHour")]["lastEvaluation"])
+                   > t_reload, 5, "an evaluation after the reload")
+        now = self.alerts(s)
+        self.assertEqual(now["QueueHour"]["state"], "pending")
+        self.assertEqual(now["QueueHour"]["activeAt"], hour["activeAt"])
+        self.assertEqual(now["QueueSlow"]["state"], "firing")
+        self.assertEqual(now["QueueSlow"]["activeAt"], after["QueueSlow"]["activeAt"])
+        # The changed rule keeps its alert too (matched by name and labels, like Prometheus).
+        self.assertEqual(now["QueueFiring"]["activeAt"], before["QueueFiring"]["activeAt"])
+        # The removed rule's and group's series get staleness markers: gone from
+        # instant queries within a few intervals, not after the 5-minute lookback.
+        wait_until(lambda: not self.query(s, "queue:depth:max"), 3, "queue:depth:max to go stale")
+        wait_until(lambda: not self.query(s, "queue:depth:min"), 5, "queue:depth:min to go stale")
+        self.assertLess(time.time() - t_reload, 6)
+        self.assertTrue(self.query(s, "queue_depth"))  # the input is still there
+        s.stop()
 
 if __name__ == "__main__":
     unittest.main()
