@@ -161,6 +161,10 @@ struct Server::Parts {
   std::unique_ptr<rest::Router> router;
   // Scrapes and rule evaluation (docs/aggregator.md); threads start after the WAL opens.
   std::unique_ptr<AggregatorRuntime> aggregator;
+  // Anomaly detection (rest/anomaly_service.h), run every anomalies.interval.
+  rest::NoopAnomalyNotifier anomaly_notifier;  // the webhooks issue replaces it
+  std::unique_ptr<rest::AnomalyService> anomalies;
+  std::thread anomaly_thread;
   std::unique_ptr<core::HttpServer> http;
   std::atomic<bool> ready{false};        // /readyz: false during replay and shutdown
   std::atomic<bool> ingest_open{false};  // ingest accepted: true once the WAL is open
@@ -310,6 +314,9 @@ core::Status Server::Start() {
                                                              const std::string& project) {
     return control->GetProject(account, project).has_value();
   };
+  p.anomalies = std::make_unique<rest::AnomalyService>(*p.events, *p.control, config_.anomalies,
+                                                       &p.anomaly_notifier);
+  analytics.anomalies = p.anomalies.get();
   rest::AddAnalyticsRoutes(*p.router, analytics);
   rest::AddAccountRoutes(*p.router, rest::AccountServices{p.control.get(), &clock_,
                                                           p.key_auth.get(), p.usage.get(),
@@ -377,6 +384,27 @@ core::Status Server::Start() {
     wal_sync_thread_ = std::thread([this] { WalSyncLoop(); });
   }
   control_thread_ = std::thread([this] { ControlLoop(); });
+  if (config_.anomalies.enabled && flags_.role != Role::kAggregator) {
+    p.anomaly_thread = std::thread([this] {
+      std::unique_lock lock(runner_mu_);
+      while (!stopping_) {
+        runner_cv_.wait_for(lock, std::chrono::milliseconds(config_.anomalies.interval_ms));
+        if (stopping_) break;
+        lock.unlock();
+        auto reports = parts_->anomalies->DetectAll(clock_.NowMs());
+        if (!reports) {
+          spdlog::warn("anomaly detection failed: {}", reports.error().message);
+        } else {
+          for (const rest::AnomalyRunReport& r : *reports) {
+            if (r.detected.empty() && r.resolved.empty()) continue;
+            spdlog::info("anomalies: project {}: {} new, {} resolved ({} events scanned)",
+                         r.project, r.detected.size(), r.resolved.size(), r.events);
+          }
+        }
+        lock.lock();
+      }
+    });
+  }
   return {};
 }
 
@@ -570,6 +598,7 @@ void Server::Stop() {
   if (wal_sync_thread_.joinable()) wal_sync_thread_.join();
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
   if (control_thread_.joinable()) control_thread_.join();
+  if (parts_->anomaly_thread.joinable()) parts_->anomaly_thread.join();
   if (parts_->http) parts_->http->Stop();  // in-flight requests finish first
   if (parts_->control) (void)FlushControl();
   if (parts_->wal) {
