@@ -10,6 +10,7 @@
 
 #include "app/aggregator_runtime.h"
 #include "app/version.h"
+#include "config/embedded_prices.h"
 #include "config/loader.h"
 #include "config/prices_loader.h"
 #include "core/http_server.h"
@@ -40,6 +41,28 @@
 #include "store/wal.h"
 
 namespace app {
+namespace {
+
+// The price table `config` asks for: pricing.file, or the copy of
+// config/prices.yaml built into the binary when it is unset. `name` receives
+// how logs name it. Errors list every problem of the file.
+core::Result<std::shared_ptr<const exporter::PriceTable>> LoadPriceTable(
+    const config::Config& config, std::string& name, size_t& entries) {
+  const bool embedded = config.pricing.file.empty();
+  name = embedded ? std::string(config::kEmbeddedPricesName) : config.pricing.file;
+  config::PricesLoadResult prices =
+      embedded ? config::LoadPricesText(config::EmbeddedPricesYaml(), name)
+               : config::LoadPricesFile(config.pricing.file);
+  if (!prices.ok()) {
+    std::string message = "price table " + name + ":";
+    for (const auto& e : prices.errors) message += "\n  " + e.ToString();
+    return core::Fail(core::ErrorCode::kInvalidRequest, message);
+  }
+  entries = prices.entries.size();
+  return std::make_shared<const exporter::PriceTable>(std::move(prices.entries));
+}
+
+}  // namespace
 
 // WAL counters for /metrics, read from the Wal and the replay at scrape time.
 // Outcome of the latest snapshot, written by the snapshot runner.
@@ -207,7 +230,9 @@ core::Status Server::OpenWal() {
   auto replay = store::Wal::Replay(
       p.env, dir, first_segment, flags_.wal_repair,
       [&](uint8_t type, std::string_view payload) {
-        if (type == exporter::kWalRecordEvents) return p.event_ingest->Replay(type, payload);
+        if (type == exporter::kWalRecordEvents || type == exporter::kWalRecordReprice) {
+          return p.event_ingest->Replay(type, payload);
+        }
         return p.ingest->Replay(type, payload);
       });
   if (!replay) return core::Unexpected(replay.error());
@@ -257,17 +282,13 @@ core::Status Server::Start() {
   ingest_options.idempotency = &p.idempotency;
   p.ingest = std::make_unique<exporter::IngestService>(*p.store, ingest_options, clock_,
                                                        *p.registry);
-  if (!config_.pricing.file.empty()) {
-    config::PricesLoadResult prices = config::LoadPricesFile(config_.pricing.file);
-    if (!prices.ok()) {
-      std::string message = "price table " + config_.pricing.file + ":";
-      for (const auto& e : prices.errors) message += "\n  " + e.ToString();
-      return core::Fail(core::ErrorCode::kInvalidRequest, message);
-    }
-    spdlog::info("pricing: {} prices from {}", prices.entries.size(), config_.pricing.file);
-    p.prices.Replace(std::make_shared<const exporter::PriceTable>(std::move(prices.entries)));
-  } else {
-    spdlog::warn("pricing.file is not set: events without cost_usd get cost 0 (unknown_model)");
+  {
+    std::string name;
+    size_t entries = 0;
+    auto table = LoadPriceTable(config_, name, entries);
+    if (!table) return core::Unexpected(table.error());
+    spdlog::info("pricing: {} prices from {}", entries, name);
+    p.prices.Replace(std::move(*table));
   }
   store::EventStoreOptions event_options;
   event_options.max_memory_bytes = config_.storage.max_memory_bytes;
@@ -493,25 +514,17 @@ core::Status Server::Reload() {
                       "config not reloaded, the old one keeps running:\n" +
                           aggregator_config.error().message);
   }
-  // The price table (pricing.file), validated before anything is applied.
-  std::shared_ptr<const exporter::PriceTable> prices;
+  // The price table (pricing.file, or the built-in one), validated before anything is applied.
+  std::string prices_name;
   size_t num_prices = 0;
-  if (!loaded.config.pricing.file.empty()) {
-    config::PricesLoadResult table = config::LoadPricesFile(loaded.config.pricing.file);
-    if (!table.ok()) {
-      std::string message = "config not reloaded, the old one keeps running:\nprice table " +
-                            loaded.config.pricing.file + ":";
-      for (const auto& e : table.errors) message += "\n  " + e.ToString();
-      return core::Fail(core::ErrorCode::kInvalidRequest, message);
-    }
-    num_prices = table.entries.size();
-    prices = std::make_shared<const exporter::PriceTable>(std::move(table.entries));
+  auto prices = LoadPriceTable(loaded.config, prices_name, num_prices);
+  if (!prices) {
+    return core::Fail(core::ErrorCode::kInvalidRequest,
+                      "config not reloaded, the old one keeps running:\n" + prices.error().message);
   }
   parts_->aggregator->Apply(std::move(*aggregator_config));
-  if (prices) {
-    spdlog::info("reload: {} prices from {}", num_prices, loaded.config.pricing.file);
-    parts_->prices.Replace(std::move(prices));
-  }
+  spdlog::info("reload: {} prices from {}", num_prices, prices_name);
+  parts_->prices.Replace(std::move(*prices));
   spdlog::info("reload: applied scrape configs, rule files and the price table from {}",
                flags_.config_path);
   return {};

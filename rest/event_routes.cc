@@ -13,6 +13,7 @@
 #include "rest/csv_writer.h"
 #include "rest/error_response.h"
 #include "rest/idempotent.h"
+#include "rest/json_body.h"
 
 namespace rest {
 namespace {
@@ -243,6 +244,101 @@ void Get(const EventRoutesServices& s, const Call& call, core::HttpResponse& res
   resp.body = EventJson(*event);
 }
 
+// A time field of a JSON body: a string in any form of ParseTimeParamMs or a
+// unix number. End fields are inclusive: a plain date covers its whole day, a
+// time includes that millisecond. Returns the bound (start: from, end: to, exclusive).
+core::Result<int64_t> BodyTime(const JsonBody& body, const std::string& name, bool end,
+                               int64_t now_ms) {
+  if (!body.Has(name) || body.IsNull(name)) {
+    return core::Unexpected(Invalid(name + " is required", name));
+  }
+  const std::string expected =
+      name + " must be a date (YYYY-MM-DD), an ISO 8601 time, a relative time (-7d) or unix "
+             "seconds/milliseconds";
+  int64_t ms = 0;
+  bool plain_date = false;
+  if (auto text = body.String(name, 1, 64); text) {
+    auto parsed = core::ParseTimeParamMs(**text, now_ms);
+    if (!parsed) return core::Unexpected(Invalid(name + ": " + parsed.error().message, name));
+    ms = *parsed;
+    plain_date = core::IsPlainDate(**text);
+  } else if (auto number = body.Number(name, -1e300, 1e300); number) {
+    auto parsed = core::UnixNumberToMs(**number);
+    if (!parsed) return core::Unexpected(Invalid(name + ": " + parsed.error().message, name));
+    ms = *parsed;
+  } else {
+    return core::Unexpected(Invalid(expected, name));
+  }
+  if (!end) return ms;
+  if (plain_date) return ms > INT64_MAX - kMsPerDay ? INT64_MAX : ms + kMsPerDay;
+  return ms == INT64_MAX ? ms : ms + 1;
+}
+
+// POST /v1/events/reprice body -> the request and the project it applies to.
+core::Result<exporter::RepriceRequest> ParseRepriceBody(const JsonBody& body, int64_t now_ms) {
+  exporter::RepriceRequest r;
+  auto from = BodyTime(body, "start_date", false, now_ms);
+  if (!from) return core::Unexpected(from.error());
+  auto to = BodyTime(body, "end_date", true, now_ms);
+  if (!to) return core::Unexpected(to.error());
+  if (*from >= *to) {
+    return core::Unexpected(Invalid("end_date must not be before start_date", "end_date"));
+  }
+  r.from_ms = *from;
+  r.to_ms = *to;
+  auto model = body.String("model", 1, exporter::kMaxEventStringBytes);
+  if (!model) return core::Unexpected(model.error());
+  if (*model) r.model = **model;
+  auto provider = body.String("provider", 1, exporter::kMaxEventStringBytes);
+  if (!provider) return core::Unexpected(provider.error());
+  if (*provider) r.provider = exporter::NormalizeProvider(**provider);
+  auto only_unknown = body.Bool("only_unknown");
+  if (!only_unknown) return core::Unexpected(only_unknown.error());
+  r.only_unknown = only_unknown->value_or(false);
+  return r;
+}
+
+void Reprice(const EventRoutesServices& s, const Call& call, core::HttpResponse& resp) {
+  if (s.ready != nullptr && !s.ready->load()) {
+    WriteError(resp, core::MakeError(core::ErrorCode::kUnavailable,
+                                     "not ready: replaying the write-ahead log; retry shortly"));
+    resp.SetHeader("Retry-After", "1");
+    return;
+  }
+  auto body = JsonBody::Parse(call.req.body, {"start_date", "end_date", "project_id", "model",
+                                              "provider", "only_unknown"});
+  if (!body) return WriteError(resp, body.error());
+  auto request = ParseRepriceBody(*body, s.clock->NowMs());
+  if (!request) return WriteError(resp, request.error());
+  auto project_id = body->String("project_id", 1, 256);
+  if (!project_id) return WriteError(resp, project_id.error());
+  auto project = ReadProject(s, call, *project_id);
+  if (!project) return WriteError(resp, project.error());
+  auto key = ResolveIdempotencyKey(call.req, body->idempotency_key());
+  if (!key) return WriteError(resp, key.error());
+  std::optional<exporter::IdempotencyIntent> intent;
+  if (*key) intent = exporter::IdempotencyIntent{**key, core::Sha256Hex(call.req.body)};
+  auto respond = [&](const exporter::RepriceOutcome& o) {
+    return exporter::StoredResponse{
+        200, Dump(json{{"repriced", o.repriced},
+                       {"unchanged", o.unchanged},
+                       {"still_unknown", o.still_unknown},
+                       {"skipped_reported", o.reported},
+                       {"total_cost_delta_usd", static_cast<double>(o.cost_delta_nano_usd) / 1e9},
+                       {"project_id", *project}})};
+  };
+  RunIdempotent(
+      *s.idempotency, *s.clock, call.ctx.project_id, *key, call.req.body, resp,
+      [&](core::HttpResponse& r) {
+        auto stored = s.ingest->Reprice(*project, *request, respond, intent ? &*intent : nullptr);
+        if (!stored) return WriteError(r, stored.error());
+        r.status = stored->status;
+        r.content_type = "application/json";
+        r.body = std::move(stored->body);
+      },
+      intent ? &intent->body_hash : nullptr);
+}
+
 }  // namespace
 
 std::string EventJson(const store::Event& event) { return Dump(EventObject(event)); }
@@ -386,6 +482,10 @@ void AddEventRoutes(Router& router, const EventRoutesServices& services) {
                [s = s.get()](const Call& call, core::HttpResponse& resp) { Ingest(*s, call, resp); }};
   ingest.ingest = true;
   router.Add(std::move(ingest));
+  router.Add(Route{"POST", "/v1/events/reprice", "events.reprice", false, true, "account:admin",
+                   [s = s.get()](const Call& call, core::HttpResponse& resp) {
+                     Reprice(*s, call, resp);
+                   }});
   router.Add(Route{"GET", "/v1/events", "events.list", false, false, "analytics:read",
                    [s = s.get()](const Call& call, core::HttpResponse& resp) { List(*s, call, resp); }});
   router.Add(Route{"GET", "/v1/events/{event_id}", "events.get", false, false, "analytics:read",

@@ -2,6 +2,7 @@
 //   POST /v1/events               (events.ingest, scope events:write, ingest rate limit)
 //   GET  /v1/events               (events.list,   scope analytics:read)
 //   GET  /v1/events/{event_id}    (events.get,    scope analytics:read)
+//   POST /v1/events/reprice       (events.reprice, scope account:admin)
 // Thin handlers over exporter::EventService (ingest) and store::EventStore
 // (reads); the list logic is the plain function ListEvents, which tests call
 // without a socket.

@@ -5,12 +5,15 @@
 
 #include <atomic>
 #include <cstdint>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "config/embedded_prices.h"
 #include "config/prices_loader.h"
 #include "core/time_parse.h"
 
@@ -444,6 +447,31 @@ TEST(PriceBookTest, ConcurrentReadersSeeOldOrNewTable) {
   stop = true;
   for (std::thread& t : readers) t.join();
   EXPECT_EQ(bad.load(), 0);
+}
+
+// The table built into the binary (pricing.file unset) is config/prices.yaml
+// byte for byte, loads without errors and prices like the file.
+TEST(EmbeddedTableTest, IsTheShippedFileAndPricesLikeIt) {
+  std::ifstream in(kSourceDir + "/config/prices.yaml", std::ios::binary);
+  ASSERT_TRUE(in.good());
+  const std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(file.empty());
+  EXPECT_EQ(config::EmbeddedPricesYaml(), file);
+  config::PricesLoadResult embedded =
+      config::LoadPricesText(config::EmbeddedPricesYaml(), std::string(config::kEmbeddedPricesName));
+  ASSERT_TRUE(embedded.ok()) << embedded.errors[0].ToString();
+  config::PricesLoadResult from_file = config::LoadPricesFile(kSourceDir + "/config/prices.yaml");
+  ASSERT_TRUE(from_file.ok());
+  ASSERT_EQ(embedded.entries.size(), from_file.entries.size());
+  EXPECT_GT(embedded.entries.size(), 50u);
+  const PriceTable table(std::move(embedded.entries));
+  // gpt-4o since 2024-10-02: $2.50 input, $10 output, $1.25 cached input per 1M tokens.
+  auto m = table.Lookup("openai", "gpt-4o", Ms("2025-01-01"));
+  ASSERT_TRUE(m.has_value());
+  auto cost = ComputeCost(*m->entry, TokenCounts{1'000, 250, 500});
+  ASSERT_TRUE(cost.has_value());
+  EXPECT_EQ(cost->nano_usd, 5'625'000);
+  EXPECT_FALSE(table.Lookup("acme", "acme-secret-model-x", Ms("2025-01-01")).has_value());
 }
 
 }  // namespace
