@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <limits>
@@ -9,7 +12,8 @@
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
-#include <unordered_set>
+
+#include "store/event_id_index.h"
 
 namespace store {
 namespace {
@@ -17,9 +21,20 @@ namespace {
 constexpr int64_t kDayMs = 86'400'000;
 constexpr size_t kFirstBlockRows = 64;
 constexpr size_t kFirstTagCapacity = 64;
-constexpr uint32_t kPendingRow = std::numeric_limits<uint32_t>::max();
-// Approximate cost of one id index entry (node, cached hash, bucket).
+// Approximate cost of one dictionary index entry (node, cached hash, bucket).
 constexpr int64_t kIdIndexEntryBytes = 64;
+
+// Id index refs (EventIdIndex): a committed row is (block slot << kRowBits) |
+// row; a claim (Reserve before Commit) is kPendingBit | its index in
+// Project::pending.
+constexpr int kRowBits = 13;
+static_assert(EventStore::kMaxBlockRows == size_t{1} << kRowBits);
+constexpr uint32_t kRowMask = (1u << kRowBits) - 1;
+constexpr uint32_t kPendingBit = 0x80000000u;
+constexpr size_t kMaxBlockSlots = size_t{1} << (31 - kRowBits);  // per project
+constexpr uint32_t RowRef(uint32_t slot, size_t row) {
+  return (slot << kRowBits) | static_cast<uint32_t>(row);
+}
 
 // Column numbers inside a block.
 enum Col : size_t {
@@ -166,7 +181,16 @@ struct EventBlock {
   // Column arrays of `capacity` elements; null = zero in every row so far.
   // Allocated (and rows >= size written) under the project's exclusive lock.
   std::unique_ptr<uint8_t[]> cols[kNumCols];
-  std::unique_ptr<std::string[]> ids;
+  // Event ids: row r's id is [u8 length][bytes] at offset id_off[r] of the id
+  // arena: chunks of 1 << id_chunk_shift bytes, allocated as needed and never
+  // moved (an id never straddles two chunks).
+  std::unique_ptr<uint32_t[]> id_off;
+  std::unique_ptr<std::unique_ptr<char[]>[]> id_chunks;  // id_chunk_max entries
+  size_t id_chunk_max = 0;
+  int id_chunk_shift = 0;
+  uint32_t id_used = 0;   // arena offset of the next id
+  int64_t id_bytes = 0;   // id_off, id_chunks and the chunks
+  uint32_t slot = 0;      // in Project::slots (the block part of id index refs)
   std::unique_ptr<uint32_t[]> tag_begin;  // capacity + 1 entries
   std::unique_ptr<TagCode[]> tags;
   size_t tag_capacity = 0;
@@ -180,6 +204,49 @@ struct EventBlock {
   template <typename T>
   T* col(size_t c) {
     return reinterpret_cast<T*>(cols[c].get());
+  }
+
+  // Sets up the id arena; returns the bytes allocated.
+  int64_t InitIds() {
+    const size_t chunk_bytes = std::max<size_t>(1024, std::bit_ceil(capacity * 4));
+    id_chunk_shift = std::countr_zero(chunk_bytes);
+    // Every id fits with room to spare: capacity x (1 + kMaxIdBytes) bytes,
+    // and less than 1 + kMaxIdBytes bytes are left unused at a chunk's end.
+    id_chunk_max = capacity * (1 + EventStore::kMaxIdBytes) /
+                       (chunk_bytes - 1 - EventStore::kMaxIdBytes) + 2;
+    id_off = std::make_unique_for_overwrite<uint32_t[]>(capacity);
+    id_chunks = std::make_unique<std::unique_ptr<char[]>[]>(id_chunk_max);
+    id_bytes = static_cast<int64_t>(capacity * sizeof(uint32_t) +
+                                    id_chunk_max * sizeof(std::unique_ptr<char[]>));
+    return id_bytes;
+  }
+  // Stores the id of `row`; returns the bytes allocated.
+  // REQUIRES: 0 < id.size() <= kMaxIdBytes.
+  int64_t PutId(size_t row, std::string_view id) {
+    const uint32_t chunk_bytes = 1u << id_chunk_shift;
+    size_t chunk = id_used >> id_chunk_shift;
+    if ((id_used & (chunk_bytes - 1)) + 1 + id.size() > chunk_bytes) {
+      ++chunk;
+      id_used = static_cast<uint32_t>(chunk << id_chunk_shift);
+    }
+    int64_t allocated = 0;
+    if (!id_chunks[chunk]) {
+      id_chunks[chunk] = std::make_unique_for_overwrite<char[]>(chunk_bytes);
+      allocated = chunk_bytes;
+      id_bytes += chunk_bytes;
+    }
+    char* p = id_chunks[chunk].get() + (id_used & (chunk_bytes - 1));
+    p[0] = static_cast<char>(static_cast<uint8_t>(id.size()));
+    std::memcpy(p + 1, id.data(), id.size());
+    id_off[row] = id_used;
+    id_used += static_cast<uint32_t>(1 + id.size());
+    return allocated;
+  }
+  // REQUIRES: row < size (or row being written by the caller, after PutId).
+  std::string_view IdAt(size_t row) const {
+    const uint32_t off = id_off[row];
+    const char* p = id_chunks[off >> id_chunk_shift].get() + (off & ((1u << id_chunk_shift) - 1));
+    return {p + 1, static_cast<uint8_t>(p[0])};
   }
 };
 
@@ -246,7 +313,7 @@ std::span<const float> EventBlockView::latency_ms() const {
   return {p ? static_cast<const float*>(p) : kZeroF32, size_};
 }
 
-std::string_view EventBlockView::id(size_t i) const { return block_->ids[i]; }
+std::string_view EventBlockView::id(size_t i) const { return block_->IdAt(i); }
 
 std::span<const TagCode> EventBlockView::tags(size_t i) const {
   if (tag_begin_ == nullptr) return {};
@@ -286,38 +353,15 @@ Event EventBlockView::Row(size_t i) const {
 
 namespace {
 
-struct Loc {
-  int32_t day = 0;
-  uint32_t block = 0;
-  uint32_t row = kPendingRow;
-};
-
 struct Partition {
   std::vector<std::shared_ptr<EventBlock>> blocks;
 };
 
-// An id index entry. The view is re-pointed (same characters) from the
-// caller's id to the block's copy at Commit, which keeps the hash and the
-// equality unchanged: one lookup instead of erase + insert.
-struct IdEntry {
-  mutable std::string_view id;
-  mutable Loc loc;
+// A committed row found by id.
+struct RowAt {
+  EventBlock* block = nullptr;
+  size_t row = 0;
 };
-struct IdHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  size_t operator()(const IdEntry& e) const { return (*this)(e.id); }
-};
-struct IdEq {
-  using is_transparent = void;
-  static std::string_view V(std::string_view s) { return s; }
-  static std::string_view V(const IdEntry& e) { return e.id; }
-  template <typename A, typename B>
-  bool operator()(const A& a, const B& b) const {
-    return V(a) == V(b);
-  }
-};
-using IdIndex = std::unordered_set<IdEntry, IdHash, IdEq>;
 
 }  // namespace
 
@@ -325,12 +369,74 @@ struct EventStore::Project {
   mutable std::shared_mutex mu;
   Dictionary dict;
   std::map<int64_t, Partition> partitions;           // by UTC day; guarded by mu
-  IdIndex ids;                                       // guarded by mu; ids view block ids
-                                                     // (or the caller's ids while pending)
+  // Everything below is guarded by mu.
+  EventIdIndex ids;  // refs: RowRef(slot, row) or kPendingBit | claim
+  std::vector<std::shared_ptr<EventBlock>> slots;    // blocks by slot (null: free)
+  std::vector<uint32_t> free_slots;
+  std::vector<std::string_view> pending;             // claimed ids (the callers' views)
+  std::vector<uint32_t> free_pending;
   uint64_t events = 0;                               // guarded by mu
   uint64_t blocks = 0;                               // guarded by mu
   int64_t column_bytes = 0;                          // guarded by mu
   int64_t id_bytes = 0;                              // guarded by mu
+
+  std::string_view IdOf(uint32_t ref) const {
+    if (ref & kPendingBit) return pending[ref & ~kPendingBit];
+    return slots[ref >> kRowBits]->IdAt(ref & kRowMask);
+  }
+  uint32_t FindRef(std::string_view id) const {
+    return ids.Find(id, [this](uint32_t r) { return IdOf(r); });
+  }
+  RowAt Locate(std::string_view id) const {
+    const uint32_t ref = FindRef(id);
+    if (ref == EventIdIndex::kNoRef || (ref & kPendingBit)) return {};
+    EventBlock* b = slots[ref >> kRowBits].get();
+    const size_t row = ref & kRowMask;
+    if (row >= b->size) return {};
+    return {b, row};
+  }
+  // Claims `id` for a batch between Reserve and Commit/Abort; returns the
+  // claim's ref, or kNoRef when `id` is stored or claimed already.
+  uint32_t Claim(std::string_view id) {
+    uint32_t i;
+    if (!free_pending.empty()) {
+      i = free_pending.back();
+      free_pending.pop_back();
+      pending[i] = id;
+    } else {
+      i = static_cast<uint32_t>(pending.size());
+      pending.push_back(id);
+    }
+    const uint32_t ref = kPendingBit | i;
+    if (ids.Insert(id, ref, [this](uint32_t r) { return IdOf(r); }) == EventIdIndex::kNoRef) {
+      return ref;
+    }
+    ReleaseClaim(ref);
+    return EventIdIndex::kNoRef;
+  }
+  void ReleaseClaim(uint32_t ref) {
+    const uint32_t i = ref & ~kPendingBit;
+    pending[i] = {};
+    free_pending.push_back(i);
+  }
+  uint32_t AddSlot(std::shared_ptr<EventBlock> b) {
+    uint32_t slot;
+    if (!free_slots.empty()) {
+      slot = free_slots.back();
+      free_slots.pop_back();
+    } else {
+      if (slots.size() >= kMaxBlockSlots) {
+        std::fprintf(stderr, "event store: a project holds more than %zu blocks\n",
+                     kMaxBlockSlots);
+        std::abort();
+      }
+      slot = static_cast<uint32_t>(slots.size());
+      slots.emplace_back();
+    }
+    b->slot = slot;
+    slots[slot] = std::move(b);
+    return slot;
+  }
 };
 
 struct EventStore::ProjectMap {
@@ -380,15 +486,27 @@ core::Result<EventReservation> EventStore::Reserve(std::string_view project,
   Project& p = GetOrCreateProject(project);
   EventReservation r;
   r.duplicate.assign(events.size(), false);
+  r.claims.assign(events.size(), EventIdIndex::kNoRef);
   std::unique_lock lock(p.mu);
+  if (p.slots.size() - p.free_slots.size() + events.size() / 64 + 64 > kMaxBlockSlots) {
+    return core::Fail(core::ErrorCode::kUnavailable,
+                      "the project holds too many event blocks; events are not accepted "
+                      "until retention frees space");
+  }
+  const int64_t index_bytes = p.ids.bytes();
   for (size_t i = 0; i < events.size(); ++i) {
-    auto [it, inserted] = p.ids.insert(IdEntry{events[i].id, Loc{}});
-    if (!inserted) {
+    const std::string_view id = events[i].id;
+    const uint32_t claim = id.size() > kMaxIdBytes ? EventIdIndex::kNoRef : p.Claim(id);
+    if (claim == EventIdIndex::kNoRef) {
       r.duplicate[i] = true;
     } else {
+      r.claims[i] = claim;
       ++r.fresh;
     }
   }
+  const int64_t grown = p.ids.bytes() - index_bytes;
+  p.id_bytes += grown;
+  projects_->total_bytes.fetch_add(grown, std::memory_order_relaxed);
   return r;
 }
 
@@ -399,26 +517,42 @@ void EventStore::Abort(std::string_view project, std::span<const EventView> even
   std::unique_lock lock(p->mu);
   for (size_t i = 0; i < events.size(); ++i) {
     if (reservation.duplicate[i]) continue;
-    auto it = p->ids.find(events[i].id);
-    if (it != p->ids.end() && it->loc.row == kPendingRow) p->ids.erase(it);
+    const uint32_t claim = reservation.claims[i];
+    if (p->ids.Erase(events[i].id, claim)) p->ReleaseClaim(claim);
   }
 }
 
 void EventStore::Commit(std::string_view project, std::span<const EventView> events,
                         const EventReservation& reservation) {
   Project& p = GetOrCreateProject(project);
+  std::unique_lock lock(p.mu);
+  CommitLocked(p, events, &reservation, nullptr);
+}
+
+void EventStore::CommitLocked(Project& p, std::span<const EventView> events,
+                              const EventReservation* reserved,
+                              std::vector<bool>* appended_duplicate) {
   // Last interned string per field: batches often repeat model, provider etc.
   std::string_view last_str[kEventFieldCount];
   uint32_t last_code[kEventFieldCount] = {};
   int64_t col_bytes = 0;
   int64_t id_bytes = 0;
+  const int64_t index_bytes = p.ids.bytes();
+  if (reserved == nullptr) p.ids.Reserve(p.ids.size() + events.size());
 
-  std::unique_lock lock(p.mu);
   Partition* part = nullptr;
   int64_t part_day = std::numeric_limits<int64_t>::min();
   for (size_t i = 0; i < events.size(); ++i) {
-    if (reservation.duplicate[i]) continue;
     const EventView& e = events[i];
+    if (reserved != nullptr) {
+      if (reserved->duplicate[i]) continue;
+    } else {
+      // Append: dedup against the stored ids and the earlier events of the batch.
+      if (e.id.empty() || e.id.size() > kMaxIdBytes || p.FindRef(e.id) != EventIdIndex::kNoRef) {
+        (*appended_duplicate)[i] = true;
+        continue;
+      }
+    }
     const int64_t day = DayOf(e.ts_ms);
     if (part == nullptr || day != part_day) {
       part = &p.partitions[day];
@@ -432,9 +566,9 @@ void EventStore::Commit(std::string_view project, std::span<const EventView> eve
           b == nullptr ? kFirstBlockRows : std::min(kMaxBlockRows, b->capacity * 2);
       auto nb = std::make_shared<EventBlock>(cap);
       col_bytes += EnsureCol(*nb, kColTs) + EnsureCol(*nb, kColCost) + EnsureCol(*nb, kColFlags);
-      nb->ids = std::make_unique<std::string[]>(cap);
-      id_bytes += static_cast<int64_t>(cap * sizeof(std::string));
-      part->blocks.push_back(std::move(nb));
+      id_bytes += nb->InitIds();
+      part->blocks.push_back(nb);
+      p.AddSlot(std::move(nb));
       b = part->blocks.back().get();
       ++p.blocks;
     }
@@ -492,25 +626,22 @@ void EventStore::Commit(std::string_view project, std::span<const EventView> eve
     }
     b->col<uint8_t>(kColFlags)[row] = flags;
 
-    std::string& id = b->ids[row];
-    id.assign(e.id);
-    if (id.size() > 15) id_bytes += static_cast<int64_t>(id.capacity()) + 1;
-    id_bytes += kIdIndexEntryBytes;
-    const Loc loc{static_cast<int32_t>(day), static_cast<uint32_t>(part->blocks.size() - 1),
-                  static_cast<uint32_t>(row)};
-    // Point the claim at the block's copy of the id (the caller's view dies).
-    auto claimed = p.ids.find(e.id);
-    if (claimed == p.ids.end()) {
-      p.ids.insert(IdEntry{std::string_view(id), loc});
+    id_bytes += b->PutId(row, e.id);
+    const uint32_t ref = RowRef(b->slot, row);
+    if (reserved != nullptr) {
+      // Point the claim at the row (the caller's view of the id dies).
+      const uint32_t claim = reserved->claims[i];
+      p.ids.Repoint(e.id, claim, ref);
+      p.ReleaseClaim(claim);
     } else {
-      claimed->id = std::string_view(id);
-      claimed->loc = loc;
+      p.ids.InsertNew(e.id, ref);
     }
     b->min_ts = std::min(b->min_ts, e.ts_ms);
     b->max_ts = std::max(b->max_ts, e.ts_ms);
     b->size = row + 1;
     ++p.events;
   }
+  id_bytes += p.ids.bytes() - index_bytes;
   p.column_bytes += col_bytes;
   p.id_bytes += id_bytes;
   projects_->total_bytes.fetch_add(col_bytes + id_bytes, std::memory_order_relaxed);
@@ -519,19 +650,14 @@ void EventStore::Commit(std::string_view project, std::span<const EventView> eve
 size_t EventStore::Append(std::string_view project, std::span<const EventView> events,
                           std::vector<bool>* duplicate) {
   Project& p = GetOrCreateProject(project);
-  EventReservation r;
-  r.duplicate.assign(events.size(), false);
+  std::vector<bool> dup(events.size(), false);
   {
     std::unique_lock lock(p.mu);
-    for (size_t i = 0; i < events.size(); ++i) {
-      auto [it, inserted] = p.ids.insert(IdEntry{events[i].id, Loc{}});
-      r.duplicate[i] = !inserted;
-      if (inserted) ++r.fresh;
-    }
+    CommitLocked(p, events, nullptr, &dup);
   }
-  Commit(project, events, r);
-  if (duplicate != nullptr) *duplicate = std::move(r.duplicate);
-  return r.fresh;
+  const auto fresh = static_cast<size_t>(std::count(dup.begin(), dup.end(), false));
+  if (duplicate != nullptr) *duplicate = std::move(dup);
+  return fresh;
 }
 
 void EventStore::ScanBlocks(std::string_view project, int64_t from_ms, int64_t to_ms,
@@ -565,12 +691,9 @@ std::optional<Event> EventStore::GetEvent(std::string_view project, std::string_
   Project* p = FindProject(project);
   if (p == nullptr) return std::nullopt;
   std::shared_lock lock(p->mu);
-  auto it = p->ids.find(id);
-  if (it == p->ids.end() || it->loc.row == kPendingRow) return std::nullopt;
-  const Loc loc = it->loc;
-  auto part = p->partitions.find(loc.day);
-  if (part == p->partitions.end() || loc.block >= part->second.blocks.size()) return std::nullopt;
-  const auto& block = part->second.blocks[loc.block];
+  const RowAt at = p->Locate(id);
+  if (at.block == nullptr) return std::nullopt;
+  const std::shared_ptr<EventBlock>& block = p->slots[at.block->slot];
   EventBlockView v;
   v.block_ = block;
   v.dict_ = &p->dict;
@@ -578,8 +701,7 @@ std::optional<Event> EventStore::GetEvent(std::string_view project, std::string_
   for (size_t c = 0; c < kNumCols; ++c) v.cols_[c] = block->cols[c].get();
   v.tags_ = block->tags.get();
   v.tag_begin_ = block->tag_begin.get();
-  if (loc.row >= v.size_) return std::nullopt;
-  return v.Row(loc.row);
+  return v.Row(at.row);
 }
 
 std::vector<EventCostChange> EventStore::UpdateCosts(std::string_view project,
@@ -600,14 +722,10 @@ std::vector<EventCostChange> EventStore::UpdateCosts(std::string_view project,
   std::unique_lock lock(p->mu);
   for (size_t u = 0; u < updates.size(); ++u) {
     const EventCostUpdate& up = updates[u];
-    auto found = p->ids.find(up.id);
-    if (found == p->ids.end() || found->loc.row == kPendingRow) continue;
-    const Loc loc = found->loc;
-    auto part = p->partitions.find(loc.day);
-    if (part == p->partitions.end() || loc.block >= part->second.blocks.size()) continue;
-    EventBlock* b = part->second.blocks[loc.block].get();
-    const size_t row = loc.row;
-    if (row >= b->size) continue;
+    const RowAt at = p->Locate(up.id);
+    if (at.block == nullptr) continue;
+    EventBlock* b = at.block;
+    const size_t row = at.row;
     // The current values: the copy's when this block was changed already.
     auto slot = copy_of.find(b);
     const uint8_t* cost_col = slot == copy_of.end() ? b->cols[kColCost].get()
@@ -694,13 +812,12 @@ uint64_t EventStore::DropBefore(int64_t cutoff_ms) {
       if ((it->first + 1) * kDayMs > cutoff_ms) break;
       for (const auto& block : it->second.blocks) {
         freed_cols += block->bytes;
-        freed_ids += static_cast<int64_t>(block->capacity * sizeof(std::string));
+        freed_ids += block->id_bytes;
         for (size_t r = 0; r < block->size; ++r) {
-          const std::string& id = block->ids[r];
-          if (id.size() > 15) freed_ids += static_cast<int64_t>(id.capacity()) + 1;
-          freed_ids += kIdIndexEntryBytes;
-          if (auto it = p->ids.find(std::string_view(id)); it != p->ids.end()) p->ids.erase(it);
+          p->ids.Erase(block->IdAt(r), RowRef(block->slot, r));
         }
+        p->slots[block->slot].reset();
+        p->free_slots.push_back(block->slot);
         dropped += block->size;
         p->events -= block->size;
         --p->blocks;

@@ -11,8 +11,10 @@
 // dictionary codes (uint32, 0 = empty/absent); the dictionary is append-only,
 // so a code means the same string for the store's lifetime and analytics can
 // group and filter by code without touching strings. Money is int64 nano-USD.
-// Event ids are owned by their block and indexed per project for dedup and
-// GetEvent.
+// Event ids are stored once, in an arena per block ([length][bytes], 1 +
+// length bytes, plus a 4-byte offset per row), and indexed per project by an
+// EventIdIndex (store/event_id_index.h: 8-byte entries of hash tag and
+// (block, row)) for dedup and GetEvent.
 //
 // Thread-safety: every method is thread-safe. Each project has a
 // std::shared_mutex over its partitions, blocks' row counts and id index;
@@ -241,11 +243,15 @@ struct EventCostChange {
 struct EventReservation {
   std::vector<bool> duplicate;  // per event: id already stored, claimed, or repeated in the batch
   size_t fresh = 0;             // events not duplicate
+  std::vector<uint32_t> claims;  // internal: per event, the claim's id index ref
 };
 
 class EventStore {
  public:
   static constexpr size_t kMaxBlockRows = 8192;
+  // Longer ids are never stored (Reserve and Append report them as
+  // duplicates); the decoder allows 128 bytes.
+  static constexpr size_t kMaxIdBytes = 255;
 
   explicit EventStore(EventStoreOptions options = {});
   ~EventStore();
@@ -308,6 +314,10 @@ class EventStore {
   struct Project;
   Project* FindProject(std::string_view project) const;
   Project& GetOrCreateProject(std::string_view project);
+  // Commit (`reserved` set) or Append (dedup here; flags to
+  // `appended_duplicate`). REQUIRES: p.mu held exclusively.
+  void CommitLocked(Project& p, std::span<const EventView> events,
+                    const EventReservation* reserved, std::vector<bool>* appended_duplicate);
 
   const EventStoreOptions options_;
   struct ProjectMap;

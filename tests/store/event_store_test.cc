@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -140,6 +141,88 @@ TEST(EventStoreTest, ReserveClaimsIdsUntilCommitOrAbort) {
   store.Commit("p", bb.views, *rb2);
   EXPECT_TRUE(store.GetEvent("p", "shared").has_value());
   EXPECT_FALSE(store.GetEvent("p", "a1").has_value());
+}
+
+TEST(EventStoreTest, IdsOfEveryLengthRoundTripAcrossArenaChunks) {
+  // Random lengths 1..kMaxIdBytes fill several id arena chunks per block; a
+  // repeat of each id (in a later batch, and inside a batch) is a duplicate.
+  EventStore store;
+  std::mt19937 rng(42);
+  std::vector<Event> events;
+  for (int i = 0; i < 20'000; ++i) {
+    std::string id = std::to_string(i) + "_";
+    id.resize(std::max(id.size(), size_t{1} + rng() % EventStore::kMaxIdBytes), 'x');
+    events.push_back(MakeEvent(std::move(id), kT0 + i));
+  }
+  std::vector<Event> repeats;
+  for (size_t off = 0; off < events.size(); off += 1000) {
+    std::vector<Event> chunk(events.begin() + off, events.begin() + off + 1000);
+    chunk.push_back(chunk.front());
+    EXPECT_EQ(AppendAll(store, "p", chunk), 1000u);
+    repeats.push_back(events[off / 2]);
+  }
+  EXPECT_EQ(AppendAll(store, "p", repeats), 0u);
+  std::vector<std::string> scanned;
+  store.ScanBlocks("p", kT0, kT0 + kDay, [&](const EventBlockView& v) {
+    for (size_t i = 0; i < v.size(); ++i) scanned.emplace_back(v.id(i));
+  });
+  ASSERT_EQ(scanned.size(), events.size());
+  for (size_t i = 0; i < events.size(); ++i) ASSERT_EQ(scanned[i], events[i].id) << i;
+  for (size_t i = 0; i < events.size(); i += 101) {
+    ASSERT_EQ(store.GetEvent("p", events[i].id), events[i]) << i;
+  }
+}
+
+TEST(EventStoreTest, IdsLongerThanTheLimitAreNotStored) {
+  EventStore store;
+  std::vector<Event> events = {MakeEvent(std::string(EventStore::kMaxIdBytes + 1, 'a'), kT0),
+                               MakeEvent(std::string(EventStore::kMaxIdBytes, 'a'), kT0)};
+  Batch b(events);
+  std::vector<bool> dup;
+  EXPECT_EQ(store.Append("p", b.views, &dup), 1u);
+  EXPECT_THAT(dup, ElementsAre(true, false));
+  auto r = store.Reserve("p", b.views);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_THAT(r->duplicate, ElementsAre(true, true));
+  store.Commit("p", b.views, *r);
+  EXPECT_EQ(store.Stats().events, 1u);
+}
+
+TEST(EventStoreTest, DroppedBlocksFreeTheirIdsAndSlotsForNewBlocks) {
+  EventStore store;
+  // 20 days x 300 events (blocks of 64, 128, 256 rows per day).
+  auto day_events = [](int d) {
+    std::vector<Event> out;
+    for (int i = 0; i < 300; ++i) {
+      out.push_back(MakeEvent("d" + std::to_string(d) + "_" + std::to_string(i),
+                              kT0 + d * kDay + i));
+    }
+    return out;
+  };
+  for (int d = 0; d < 20; ++d) AppendAll(store, "p", day_events(d));
+  const EventStoreStats full = store.Stats();
+  EXPECT_EQ(store.DropBefore(kT0 + 10 * kDay), 3000u);
+  const EventStoreStats half = store.Stats();
+  EXPECT_EQ(half.events, 3000u);
+  EXPECT_LT(half.id_bytes, full.id_bytes);
+  EXPECT_LT(half.column_bytes, full.column_bytes);
+  // New days reuse the freed block slots; every id resolves to its own row.
+  for (int d = 20; d < 30; ++d) AppendAll(store, "p", day_events(d));
+  for (int d = 0; d < 30; ++d) {
+    for (int i = 0; i < 300; i += 37) {
+      const std::string id = "d" + std::to_string(d) + "_" + std::to_string(i);
+      auto got = store.GetEvent("p", id);
+      if (d < 10) {
+        EXPECT_FALSE(got.has_value()) << id;
+      } else {
+        ASSERT_TRUE(got.has_value()) << id;
+        EXPECT_EQ(got->ts_ms, kT0 + d * kDay + i) << id;
+      }
+    }
+  }
+  // Dropped ids are forgotten: the same id is stored again.
+  EXPECT_EQ(AppendAll(store, "p", {MakeEvent("d0_0", kT0 + 25 * kDay)}), 1u);
+  EXPECT_EQ(AppendAll(store, "p", {MakeEvent("d15_0", kT0 + 25 * kDay)}), 0u);
 }
 
 TEST(EventStoreTest, MemoryCeilingRefusesReserve) {
@@ -333,6 +416,10 @@ TEST(EventStoreTest, MemoryPerEventIsBounded) {
   std::printf("event store: %.1f column bytes/event, %.1f id bytes/event, %.1f dictionary bytes/event\n",
               cols, ids, static_cast<double>(s.dictionary_bytes) / n);
   EXPECT_LE(cols, 64.0);
+  // 14-character ids: 4 (offset) + 15 (length and bytes) + the id index (8
+  // bytes per slot, 3/8..3/4 full: 10.7..21.3 bytes per id; 200k ids are just
+  // past a doubling, the worst case) + the unused end of the last arena chunk.
+  EXPECT_LE(ids, 44.0);
 }
 
 // ---------------------------------------------------------------- UpdateCosts (reprice)
