@@ -21,8 +21,9 @@
 // writers hold it exclusively once per batch. ScanBlocks holds it shared only
 // while it copies the list of blocks (and their row counts) in range, then
 // calls `fn` without any lock: rows below a view's size are immutable, so
-// ingest continues while a long scan runs. The Dictionary has its own
-// shared_mutex (taken briefly by Find/Str).
+// ingest continues while a long scan runs. UpdateCosts (re-pricing) keeps that
+// promise by swapping in changed copies of the cost and flags columns. The
+// Dictionary has its own shared_mutex (taken briefly by Find/Str).
 //
 // Lifetime of views: an EventBlockView keeps its block alive (shared
 // ownership), so spans from it stay valid as long as the view, even if
