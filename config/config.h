@@ -122,8 +122,8 @@ struct AuthConfig {
 
 // The LLM price table (docs/pricing.md) that prices events sent without cost_usd.
 struct PricingConfig {
-  // Path of a prices.yaml (relative to the working directory). Empty: no table,
-  // so such events get cost 0 with cost_source "unknown_model".
+  // Path of a prices.yaml (relative to the working directory). Empty: the copy
+  // of config/prices.yaml built into the binary (config/embedded_prices.h).
   std::string file;
 };
 
