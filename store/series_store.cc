@@ -117,11 +117,64 @@ struct Series {
   int64_t updated_at_ms = 0;
 };
 
+// Label-set hash -> local index of the first series with that hash (others
+// chain through Series::next_same_hash). Open addressing with linear probing
+// over 16-byte slots: a lookup costs one cache miss where std::unordered_map
+// costs two (bucket, then node); at 1M series this lookup was ~24% of the
+// aggregator's CPU when scraping 1,000 targets x 1,000 series (bench/RESULTS.md).
+// Keys are already well-mixed 64-bit hashes. Entries are never removed.
+class LabelHashIndex {
+ public:
+  // The value stored for `key`, or kNoSeries.
+  uint32_t Find(uint64_t key) const {
+    if (slots_.empty()) return kNoSeries;
+    for (size_t i = key & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.value == kNoSeries) return kNoSeries;
+      if (s.key == key) return s.value;
+    }
+  }
+  // Sets the value of `key` (inserting it). REQUIRES: value != kNoSeries.
+  void Set(uint64_t key, uint32_t value) {
+    if ((size_ + 1) * 2 > slots_.size()) Grow();
+    for (size_t i = key & mask_;; i = (i + 1) & mask_) {
+      Slot& s = slots_[i];
+      if (s.value == kNoSeries) {
+        s = Slot{key, value};
+        ++size_;
+        return;
+      }
+      if (s.key == key) {
+        s.value = value;
+        return;
+      }
+    }
+  }
+
+ private:
+  struct Slot {
+    uint64_t key = 0;
+    uint32_t value = kNoSeries;  // kNoSeries: empty
+  };
+  void Grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(old.empty() ? 16 : old.size() * 2, Slot{});
+    mask_ = slots_.size() - 1;
+    size_ = 0;
+    for (const Slot& s : old) {
+      if (s.value != kNoSeries) Set(s.key, s.value);
+    }
+  }
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+  size_t size_ = 0;
+};
+
 struct MetricMeta {
   std::string project;
   MetricType type;
   Buckets bounds;  // resolved once per metric for histogram types
-  std::unordered_map<uint64_t, uint32_t> by_label_hash;  // -> first local index
+  LabelHashIndex by_label_hash;  // -> first local index
   std::vector<uint32_t> series;  // local indexes of this metric's series, in creation order
   int series_count = 0;
 };
@@ -243,7 +296,10 @@ core::Result<Reservation> SeriesStore::ReserveImpl(std::string_view project,
   std::vector<uint8_t> shard_of(points.size());
   for (size_t i = 0; i < points.size(); ++i) {
     order[i] = static_cast<uint32_t>(i);
-    shard_of[i] = static_cast<uint8_t>(ShardFor(project, points[i].name).shard_no);
+    // Runs of one metric (a scrape body, a batch of one timing) hash the name once.
+    shard_of[i] = i > 0 && points[i].name == points[i - 1].name
+                      ? shard_of[i - 1]
+                      : static_cast<uint8_t>(ShardFor(project, points[i].name).shard_no);
   }
   std::stable_sort(order.begin(), order.end(),
                    [&](uint32_t a, uint32_t b) { return shard_of[a] < shard_of[b]; });
@@ -289,8 +345,7 @@ core::Result<Reservation> SeriesStore::ReserveImpl(std::string_view project,
       }
       const uint64_t h = HashLabelViews(p.labels);
       Series* s = nullptr;
-      auto hit = meta->by_label_hash.find(h);
-      uint32_t chain = hit == meta->by_label_hash.end() ? kNoSeries : hit->second;
+      const uint32_t chain = meta->by_label_hash.Find(h);
       for (uint32_t idx = chain; idx != kNoSeries; idx = shard.series[idx].next_same_hash) {
         if (shard.series[idx].name == p.name && SameLabels(shard.series[idx].labels, p.labels)) {
           s = &shard.series[idx];
@@ -318,7 +373,7 @@ core::Result<Reservation> SeriesStore::ReserveImpl(std::string_view project,
         for (const LabelView& l : p.labels) labels.push_back({std::string(l.name), std::string(l.value)});
         ns.labels = core::Labels(std::move(labels));
         ns.next_same_hash = chain;
-        meta->by_label_hash[h] = local;
+        meta->by_label_hash.Set(h, local);
         meta->series.push_back(local);
         if (IsHistogramType(p.type)) {
           ns.bounds = meta->bounds;
@@ -480,8 +535,7 @@ core::Status SeriesStore::ImportSeries(SeriesState state) {
   }
   uint64_t h = core::kLabelsHashSeed;
   for (const core::Label& l : state.labels.items()) h = core::HashLabel(l.name, l.value, h);
-  auto hit = meta.by_label_hash.find(h);
-  const uint32_t chain = hit == meta.by_label_hash.end() ? kNoSeries : hit->second;
+  const uint32_t chain = meta.by_label_hash.Find(h);
   for (uint32_t idx = chain; idx != kNoSeries; idx = shard.series[idx].next_same_hash) {
     if (shard.series[idx].labels == state.labels) {
       return core::Fail(core::ErrorCode::kInternal, "snapshot holds series " + state.name + " twice");
@@ -495,7 +549,7 @@ core::Status SeriesStore::ImportSeries(SeriesState state) {
   ns.type = state.type;
   ns.labels = std::move(state.labels);
   ns.next_same_hash = chain;
-  meta.by_label_hash[h] = local;
+  meta.by_label_hash.Set(h, local);
   meta.series.push_back(local);
   ++meta.series_count;
   if (IsHistogramType(ns.type)) {

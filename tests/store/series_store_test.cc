@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <deque>
 #include <map>
@@ -99,6 +100,28 @@ TEST(SeriesStoreTest, CreatesOneSeriesPerLabelSet) {
   EXPECT_EQ(by_host["host=b,"].last_value, 2);
   EXPECT_EQ(by_host[""].last_value, 4);
   EXPECT_EQ(by_host["host=a,zone=eu,"].last_value, 5);
+}
+
+// Many series of one metric: the label-hash index grows (rehashes) many times
+// and must still find every series (appending again adds samples, no series).
+TEST(SeriesStoreTest, FindsEverySeriesAfterTheIndexGrows) {
+  SeriesStore store({.max_series_per_metric = 100'000});
+  constexpr int kSeries = 20'000;
+  std::vector<std::string> values;
+  for (int i = 0; i < kSeries; ++i) values.push_back("v" + std::to_string(i));
+  for (int round = 0; round < 2; ++round) {
+    std::vector<store::PointView> points;
+    std::vector<std::array<store::LabelView, 1>> labels(kSeries);
+    for (int i = 0; i < kSeries; ++i) {
+      labels[i][0] = store::LabelView{"id", values[i]};
+      points.push_back({"m", MetricType::kGauge, labels[i], 1000 + round * 1000, double(i)});
+    }
+    auto r = store.Append("p", points, 1000);
+    ASSERT_TRUE(r.has_value());
+    for (const auto& o : *r) ASSERT_FALSE(o.has_value()) << o->message;
+  }
+  EXPECT_EQ(store.Stats().series, static_cast<uint64_t>(kSeries));
+  EXPECT_EQ(store.Stats().samples, static_cast<uint64_t>(2 * kSeries));
 }
 
 TEST(SeriesStoreTest, ProjectsAreSeparate) {
