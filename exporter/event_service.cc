@@ -107,17 +107,23 @@ core::Result<StoredResponse> EventService::Store(std::string_view project,
   for (const PointError& e : decoded.errors) CountRejected(e.error.code, 1);
   outcome.ids.resize(decoded.total);
 
-  // Ids for events without one: "evt_" + 80 random bits per request + index.
+  // Ids for events without one: "evt_" + 80 random bits per request + index,
+  // all in one buffer (reserved up front, so the views into it stay valid).
   std::string prefix;
-  std::vector<std::string> generated(decoded.events.size());
+  std::string generated;
   for (size_t i = 0; i < decoded.events.size(); ++i) {
     DecodedEvent& d = decoded.events[i];
     if (!d.id.empty()) continue;
-    if (prefix.empty()) prefix = "evt_" + core::RandomHex(10);
-    std::string& id = generated[i];
-    id = prefix;
-    for (int shift = 12; shift >= 0; shift -= 4) id.push_back(HexDigit(static_cast<unsigned>(d.index >> shift)));
-    d.id = id;
+    if (prefix.empty()) {
+      prefix = "evt_" + core::RandomHex(10);
+      generated.reserve((decoded.events.size() - i) * (prefix.size() + 4));
+    }
+    const size_t at = generated.size();
+    generated.append(prefix);
+    for (int shift = 12; shift >= 0; shift -= 4) {
+      generated.push_back(HexDigit(static_cast<unsigned>(d.index >> shift)));
+    }
+    d.id = std::string_view(generated).substr(at);
   }
 
   // Prices: reported, or the price table's price of the event's day.
@@ -194,6 +200,7 @@ core::Result<StoredResponse> EventService::Store(std::string_view project,
                                response.body};
     }
     std::string record;
+    record.reserve(256 + (idem ? idem->response.size() : 0) + fresh.size() * 160);
     EncodeEventRecord(now_ms, project, idem, fresh, record);
     if (auto st = wal_->Append(kWalRecordEvents, record); !st) {
       if (!views.empty()) store_.Abort(project, views, reservation);
@@ -387,12 +394,22 @@ core::Result<Checkpoint> EventService::TakeCheckpoint(
         project, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(),
         [&](const store::EventBlockView& b) {
           const store::Dictionary& dict = b.dict();
+          // Dictionary::Str takes a lock: skip empty strings and repeats of the
+          // previous row's code (model, provider, entity type).
+          uint32_t last_code[store::kEventFieldCount] = {};
+          std::string_view last_str[store::kEventFieldCount];
           for (size_t i = 0; i < b.size(); ++i) {
             store::EventView& v = chunk.emplace_back();
             v.id = b.id(i);
             v.ts_ms = b.ts_ms()[i];
             for (size_t f = 0; f < store::kEventFieldCount; ++f) {
-              v.strings[f] = dict.Str(b.codes(static_cast<EventField>(f))[i]);
+              const uint32_t code = b.codes(static_cast<EventField>(f))[i];
+              if (code == store::Dictionary::kEmpty) continue;
+              if (code != last_code[f]) {
+                last_code[f] = code;
+                last_str[f] = dict.Str(code);
+              }
+              v.strings[f] = last_str[f];
             }
             v.input_tokens = b.input_tokens()[i];
             v.output_tokens = b.output_tokens()[i];
