@@ -24,6 +24,10 @@ constexpr int kBucketBits = 9;
 constexpr uint64_t kProjectKey = UINT64_MAX;
 // Error rates below this count as this for the ratio (and severity).
 constexpr double kErrorRateRatioFloor = 0.01;
+// An error-rate spike needs this many failed requests in the bucket: one or
+// two errors in a small bucket are noise, not a spike (measured: 20k entities
+// of ~10 requests a day gave 36 one-error "spikes" without it).
+constexpr uint64_t kMinErrors = 3;
 
 // Sums of one (group, bucket).
 struct Cell {
@@ -116,7 +120,7 @@ Verdict Judge(AnomalyType type, const Cell* cells, int b, int n, double scale,
         errors += cells[i].errors;
       }
       const uint64_t min = static_cast<uint64_t>(cfg.min_bucket_requests);
-      v.judged = x.events >= min && events >= min;
+      v.judged = x.events >= min && events >= min && x.errors >= kMinErrors;
       if (!v.judged) return v;
       v.expected = static_cast<double>(errors) / static_cast<double>(events);
       v.actual = static_cast<double>(x.errors) / static_cast<double>(x.events);
@@ -191,12 +195,16 @@ DetectionResult DetectAnomalies(const store::EventStore& store, std::string_view
   out.back_in_range.assign(watch.size(), false);
   const store::Dictionary* dict = store.dict(project);
 
-  // --- one scan: cells per (group, bucket); group 0 is the project
+  // --- one scan. The project's buckets are dense arrays; entities' are cells
+  // per (group, bucket) pair that has events. Group 0 is the project.
   scan::GroupIndex groups;
   groups.Get(kProjectKey);
   scan::GroupIndex cell_index;
   std::vector<Cell> cells;
-  std::vector<std::pair<uint32_t, float>> latencies;  // (cell, latency)
+  std::vector<std::pair<uint32_t, float>> latencies;  // entities: (cell, latency)
+  constexpr int kBucketSlots = kHourOffset + kHourBuckets;
+  std::vector<Cell> project_cells(kBucketSlots);
+  std::vector<std::vector<double>> project_latencies(kBucketSlots);
   if (dict != nullptr) {
     scan::ResolvedFilter rf;
     rf.start_ms = day0;
@@ -209,49 +217,59 @@ DetectionResult DetectAnomalies(const store::EventStore& store, std::string_view
         const int64_t hh = (ts - hour0) / kHourMs;
         if (hh < kHourBuckets) h = static_cast<int>(hh);
       }
-      const bool error = !c.success(i);
+      const uint64_t error = c.success(i) ? 0 : 1;
       const bool has_latency = c.has_latency(i);
       const int64_t cost = c.cost[i];
       const float latency = c.latency[i];
-      auto add = [&](uint32_t g, int bucket) {
-        const uint32_t k = cell_index.Get((uint64_t{g} << kBucketBits) | static_cast<uint64_t>(bucket));
-        if (k >= cells.size()) cells.resize(k + 1);
-        Cell& x = cells[k];
+      auto add_to = [&](Cell& x) {
         x.cost_nano += cost;
         ++x.events;
-        x.errors += error ? 1 : 0;
-        if (has_latency) {
-          ++x.latencies;
-          latencies.emplace_back(k, latency);
-        }
+        x.errors += error;
+        x.latencies += has_latency ? 1 : 0;
       };
       ++out.events;
-      add(0, d);
-      if (h >= 0) add(0, kHourOffset + h);
-      if (c.entity_id[i] != store::Dictionary::kEmpty) {
-        const uint32_t g = groups.Get(scan::PairKey(c.entity_type[i], c.entity_id[i]));
-        add(g, d);
-        if (h >= 0) add(g, kHourOffset + h);
+      add_to(project_cells[static_cast<size_t>(d)]);
+      if (has_latency) project_latencies[static_cast<size_t>(d)].push_back(latency);
+      if (h >= 0) {
+        add_to(project_cells[static_cast<size_t>(kHourOffset + h)]);
+        if (has_latency) project_latencies[static_cast<size_t>(kHourOffset + h)].push_back(latency);
       }
+      if (c.entity_id[i] == store::Dictionary::kEmpty) return;
+      const uint64_t g = groups.Get(scan::PairKey(c.entity_type[i], c.entity_id[i]));
+      auto add = [&](int bucket) {
+        const uint32_t k = cell_index.Get((g << kBucketBits) | static_cast<uint64_t>(bucket));
+        if (k >= cells.size()) cells.resize(k + 1);
+        add_to(cells[k]);
+        if (has_latency) latencies.emplace_back(k, latency);
+      };
+      add(d);
+      if (h >= 0) add(kHourOffset + h);
     });
   }
   out.entities = groups.size() - 1;
 
-  // --- exact p99 per cell
-  std::sort(latencies.begin(), latencies.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
+  // --- exact p99 per cell: latencies grouped by cell with a counting sort
   std::vector<double> values;
-  for (size_t i = 0; i < latencies.size();) {
-    size_t j = i;
-    values.clear();
-    while (j < latencies.size() && latencies[j].first == latencies[i].first) {
-      values.push_back(latencies[j].second);
-      ++j;
+  for (size_t b = 0; b < project_latencies.size(); ++b) {
+    if (!project_latencies[b].empty()) {
+      project_cells[b].p99 = ExactPercentile(project_latencies[b], 99);
     }
-    cells[latencies[i].first].p99 = ExactPercentile(values, 99);
-    i = j;
   }
-  latencies = {};
+  project_latencies = {};
+  {
+    std::vector<size_t> offset(cells.size() + 1, 0);
+    for (size_t k = 0; k < cells.size(); ++k) offset[k + 1] = offset[k] + cells[k].latencies;
+    std::vector<float> flat(latencies.size());
+    std::vector<size_t> fill(offset.begin(), offset.end() - 1);
+    for (const auto& [cell, latency] : latencies) flat[fill[cell]++] = latency;
+    latencies = {};
+    for (size_t k = 0; k < cells.size(); ++k) {
+      if (cells[k].latencies == 0) continue;
+      values.assign(flat.begin() + static_cast<ptrdiff_t>(offset[k]),
+                    flat.begin() + static_cast<ptrdiff_t>(offset[k + 1]));
+      cells[k].p99 = ExactPercentile(values, 99);
+    }
+  }
 
   // --- watched keys by entity
   std::unordered_map<std::string, std::vector<size_t>> watched;
@@ -260,11 +278,6 @@ DetectionResult DetectAnomalies(const store::EventStore& store, std::string_view
   }
   std::vector<bool> watch_seen(watch.size(), false);
 
-  // --- evaluate each group over its cells (sorted: by group, then bucket)
-  std::vector<uint32_t> order(cells.size());
-  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(),
-            [&](uint32_t a, uint32_t b) { return cell_index.key(a) < cell_index.key(b); });
   auto series = std::make_unique<Series>();
   auto entity_of = [&](uint64_t group_key) -> std::pair<std::string, std::string> {
     if (group_key == kProjectKey) return {std::string(kProjectEntityType), std::string(project)};
@@ -272,17 +285,8 @@ DetectionResult DetectAnomalies(const store::EventStore& store, std::string_view
     const uint32_t id = static_cast<uint32_t>(group_key & 0xffffffffu);
     return {std::string(dict->Str(t)), std::string(dict->Str(id))};
   };
-  for (size_t i = 0; i < order.size();) {
-    const uint64_t g = cell_index.key(order[i]) >> kBucketBits;
-    size_t j = i;
-    for (; j < order.size() && (cell_index.key(order[j]) >> kBucketBits) == g; ++j) {
-      const int bucket = static_cast<int>(cell_index.key(order[j]) & ((1u << kBucketBits) - 1));
-      Cell& slot = series->At(bucket);
-      slot = cells[order[j]];
-      series->touched.push_back(&slot);
-    }
-    i = j;
-    const uint64_t group_key = groups.key(static_cast<uint32_t>(g));
+  // Judges the buckets in `series` for the group with `group_key`.
+  auto evaluate = [&](uint64_t group_key) {
     std::pair<std::string, std::string> entity;  // filled on demand
     bool have_entity = false;
     auto ensure_entity = [&]() {
@@ -331,6 +335,30 @@ DetectionResult DetectAnomalies(const store::EventStore& store, std::string_view
       }
     }
     series->Reset();
+  };
+
+  // --- the project, then each entity over its cells (sorted: by group, then bucket)
+  for (int b = 0; b < kBucketSlots; ++b) {
+    if (b >= kDayBuckets && b < kHourOffset) continue;
+    Cell& slot = series->At(b);
+    slot = project_cells[static_cast<size_t>(b)];
+    series->touched.push_back(&slot);
+  }
+  evaluate(kProjectKey);
+  std::vector<std::pair<uint64_t, uint32_t>> order(cells.size());  // (cell key, cell)
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = {cell_index.key(i), i};
+  std::sort(order.begin(), order.end());
+  for (size_t i = 0; i < order.size();) {
+    const uint64_t g = order[i].first >> kBucketBits;
+    size_t j = i;
+    for (; j < order.size() && (order[j].first >> kBucketBits) == g; ++j) {
+      const int bucket = static_cast<int>(order[j].first & ((1u << kBucketBits) - 1));
+      Cell& slot = series->At(bucket);
+      slot = cells[order[j].second];
+      series->touched.push_back(&slot);
+    }
+    i = j;
+    evaluate(groups.key(static_cast<uint32_t>(g)));
   }
   // Watched entities without events in the window: every bucket is empty.
   for (size_t w = 0; w < watch.size(); ++w) {

@@ -15,7 +15,8 @@
 // Baselines. cost, usage: the mean per bucket over the 7 days (empty buckets
 // count as 0). error rate: errors / requests over the 7 days (pooled).
 // latency: the mean of the p99s (exact, numpy's interpolation) of the baseline
-// buckets that have latencies. A bucket is an anomaly of a type when
+// buckets that have latencies (an error-rate spike also needs at least 3
+// failed requests in the bucket). A bucket is an anomaly of a type when
 // actual >= min_ratio x expected and the config's minimums hold (see
 // config::AnomaliesConfig). Severity from ratio = actual / expected (error
 // rate: expected counts as at least 1% for the ratio).
