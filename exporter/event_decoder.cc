@@ -9,6 +9,7 @@
 #include "core/http.h"
 #include "core/text.h"
 #include "core/time_parse.h"
+#include "exporter/json_fields.h"
 #include "exporter/pricing.h"
 
 namespace exporter {
@@ -16,54 +17,10 @@ namespace {
 
 using core::ErrorCode;
 using simdjson::dom::element;
-using simdjson::dom::element_type;
+using json::FieldError;
+using json::Quote;
+using json::TypeName;
 using store::EventField;
-
-constexpr size_t kMaxIdempotencyKeyLength = 255;
-
-std::string_view TypeName(element_type t) {
-  switch (t) {
-    case element_type::ARRAY: return "an array";
-    case element_type::OBJECT: return "an object";
-    case element_type::INT64:
-    case element_type::UINT64:
-    case element_type::DOUBLE: return "a number";
-    case element_type::STRING: return "a string";
-    case element_type::BOOL: return "a boolean";
-    case element_type::NULL_VALUE: return "null";
-  }
-  return "a value";
-}
-
-std::string Quote(std::string_view s, size_t max = 64) {
-  std::string out = "'";
-  out.append(s.substr(0, max));
-  if (s.size() > max) out.append("...");
-  out.push_back('\'');
-  return out;
-}
-
-core::Error FieldError(std::string message, std::string param) {
-  return core::MakeError(ErrorCode::kInvalidRequest, std::move(message), std::move(param));
-}
-
-core::Error ParseFailure(simdjson::error_code code, const std::string& body) {
-  if (code == simdjson::UTF8_ERROR) {
-    return FieldError("request body is not valid UTF-8 (first invalid byte at offset " +
-                          std::to_string(core::Utf8ValidPrefixLength(body)) + ")",
-                      "");
-  }
-  if (code == simdjson::NUMBER_ERROR) {
-    return FieldError(
-        "malformed JSON: a number is out of range or invalid (NaN and Infinity are not valid "
-        "values)",
-        "");
-  }
-  if (code == simdjson::EMPTY) {
-    return FieldError("request body is empty; expected a JSON object", "");
-  }
-  return FieldError(std::string("malformed JSON: ") + simdjson::error_message(code), "");
-}
 
 // JSON path of a field of event `index` ("events[3].model"), or of the single
 // event of a one-event body (index -1: "model").
@@ -76,8 +33,6 @@ struct ParamPath {
   std::string Self() const { return index < 0 ? "" : "events[" + std::to_string(index) + "]"; }
 };
 
-bool IsTagKeyStart(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
-bool IsTagKeyChar(char c) { return IsTagKeyStart(c) || (c >= '0' && c <= '9'); }
 bool IsIdChar(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
          c == '-' || c == '.' || c == ':';
@@ -112,21 +67,6 @@ std::optional<core::Error> ReadTokens(element v, const std::string& param, uint6
     return FieldError("token count is out of range (at most 4294967295)", param);
   }
   out = static_cast<uint64_t>(d);
-  return std::nullopt;
-}
-
-std::optional<core::Error> ReadIdempotencyKey(element value, std::optional<std::string>& out) {
-  std::string_view key;
-  if (value.get_string().get(key) != simdjson::SUCCESS) {
-    return FieldError("idempotency_key must be a string, got " + std::string(TypeName(value.type())),
-                      "idempotency_key");
-  }
-  if (key.empty() || key.size() > kMaxIdempotencyKeyLength) {
-    return FieldError("idempotency_key must be 1.." + std::to_string(kMaxIdempotencyKeyLength) +
-                          " characters",
-                      "idempotency_key");
-  }
-  out = std::string(key);
   return std::nullopt;
 }
 
@@ -186,7 +126,7 @@ struct EventDecoder::Impl {
     element root;
     const bool padded = body.capacity() >= body.size() + simdjson::SIMDJSON_PADDING;
     auto err = parser.parse(body.data(), body.size(), !padded).get(root);
-    if (err) return core::Unexpected(ParseFailure(err, body));
+    if (err) return core::Unexpected(json::ParseFailure(err, body));
     return root;
   }
 
@@ -463,7 +403,7 @@ struct EventDecoder::Impl {
       } else if (key == "tags") {
         tags_el = v;
       } else if (key == "idempotency_key" && idempotency_key != nullptr) {
-        if (auto e = ReadIdempotencyKey(v, *idempotency_key)) return e;
+        if (auto e = json::ReadIdempotencyKey(v, *idempotency_key)) return e;
       } else {
         return FieldError("unknown field " + Quote(key) +
                               " (see docs/api.md for the fields of an event)",
@@ -479,83 +419,10 @@ struct EventDecoder::Impl {
     }
     if (auto e = Normalise(tokens, ttl, path, out)) return e;
 
-    out.tags.clear();
-    if (tags_el && !tags_el->is_null()) {
-      simdjson::dom::object tags;
-      if (tags_el->get_object().get(tags) != simdjson::SUCCESS) {
-        return FieldError("tags must be an object of string values, got " +
-                              std::string(TypeName(tags_el->type())),
-                          path("tags"));
-      }
-      for (auto tag : tags) {
-        std::string_view k = tag.key;
-        auto param = [&] { return path("tags." + std::string(k.substr(0, 100))); };
-        if (out.tags.size() >= static_cast<size_t>(ctx.limits.max_tags_per_point)) {
-          return FieldError("an event may have at most " +
-                                std::to_string(ctx.limits.max_tags_per_point) + " tags",
-                            path("tags"));
-        }
-        if (k.empty() || k.size() > static_cast<size_t>(ctx.limits.max_tag_key_length) ||
-            !IsTagKeyStart(k[0]) || !std::all_of(k.begin(), k.end(), IsTagKeyChar)) {
-          return FieldError("tag key " + Quote(k) + " is invalid: it must match " +
-                                "[A-Za-z_][A-Za-z0-9_]* and be at most " +
-                                std::to_string(ctx.limits.max_tag_key_length) + " characters",
-                            param());
-        }
-        if (k.starts_with("__")) {
-          return FieldError("tag key " + Quote(k) + " is reserved (keys starting with __)", param());
-        }
-        std::string_view val;
-        if (tag.value.get_string().get(val) != simdjson::SUCCESS) {
-          return FieldError("tag value must be a string, got " +
-                                std::string(TypeName(tag.value.type())),
-                            param());
-        }
-        if (val.size() > static_cast<size_t>(ctx.limits.max_tag_value_bytes)) {
-          return FieldError("tag value is " + std::to_string(val.size()) +
-                                " bytes; the limit is " +
-                                std::to_string(ctx.limits.max_tag_value_bytes),
-                            param());
-        }
-        out.tags.emplace_back(k, val);
-      }
-      std::sort(out.tags.begin(), out.tags.end());
-      for (size_t i = 1; i < out.tags.size(); ++i) {
-        if (out.tags[i].first == out.tags[i - 1].first) {
-          return FieldError("duplicate tag key " + Quote(out.tags[i].first),
-                            path("tags." + std::string(out.tags[i].first)));
-        }
-      }
-    }
-
-    out.ts_ms = ctx.now_ms;
-    if (ts_el && !ts_el->is_null()) {
-      core::Result<int64_t> ts = core::Fail(ErrorCode::kInvalidRequest, "");
-      std::string_view ts_text;
-      if (ts_el->is_number()) {
-        ts = core::UnixNumberToMs(ts_el->get_double().value_unsafe());
-      } else if (ts_el->get_string().get(ts_text) == simdjson::SUCCESS) {
-        ts = core::ParseIso8601Ms(ts_text);
-      } else {
-        return FieldError(
-            "timestamp must be an ISO 8601 string or unix seconds/milliseconds, got " +
-                std::string(TypeName(ts_el->type())),
-            path("timestamp"));
-      }
-      if (!ts) return FieldError(ts.error().message, path("timestamp"));
-      if (*ts > ctx.now_ms + ctx.limits.max_future_skew_ms) {
-        return FieldError("timestamp " + core::FormatIso8601(*ts) + " is more than " +
-                              std::to_string(ctx.limits.max_future_skew_ms / 1000) +
-                              "s in the future",
-                          path("timestamp"));
-      }
-      if (*ts < ctx.now_ms - ctx.retention_ms) {
-        return FieldError("timestamp " + core::FormatIso8601(*ts) +
-                              " is older than the storage retention (" +
-                              std::to_string(ctx.retention_ms / 1000) + "s)",
-                          path("timestamp"));
-      }
-      out.ts_ms = *ts;
+    if (auto e = json::ReadTags(tags_el, ctx.limits, "an event", path, out.tags)) return e;
+    if (auto e = json::ReadTimestamp(ts_el, ctx, out.ts_ms)) {
+      e->param = path("timestamp");
+      return e;
     }
     return std::nullopt;
   }
@@ -590,7 +457,7 @@ core::Result<DecodedEvents> EventDecoder::Decode(const std::string& body,
   for (auto field : obj) {
     if (field.key == "events") continue;
     if (field.key == "idempotency_key") {
-      if (auto e = ReadIdempotencyKey(field.value, out.idempotency_key)) {
+      if (auto e = json::ReadIdempotencyKey(field.value, out.idempotency_key)) {
         return core::Unexpected(*e);
       }
     } else {

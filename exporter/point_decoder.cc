@@ -9,67 +9,24 @@
 #include "core/http.h"
 #include "core/text.h"
 #include "core/time_parse.h"
+#include "exporter/json_fields.h"
 
 namespace exporter {
 namespace {
 
 using core::ErrorCode;
 using simdjson::dom::element;
-using simdjson::dom::element_type;
+using json::FieldError;
+using json::Quote;
+using json::TypeName;
 
 static_assert(core::kBodyPadding >= simdjson::SIMDJSON_PADDING);
-
-constexpr size_t kMaxIdempotencyKeyLength = 255;
 
 bool IsNameStart(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == ':';
 }
 bool IsNameChar(char c) {
   return IsNameStart(c) || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '/';
-}
-bool IsTagKeyStart(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
-bool IsTagKeyChar(char c) { return IsTagKeyStart(c) || (c >= '0' && c <= '9'); }
-
-std::string_view TypeName(element_type t) {
-  switch (t) {
-    case element_type::ARRAY: return "an array";
-    case element_type::OBJECT: return "an object";
-    case element_type::INT64:
-    case element_type::UINT64:
-    case element_type::DOUBLE: return "a number";
-    case element_type::STRING: return "a string";
-    case element_type::BOOL: return "a boolean";
-    case element_type::NULL_VALUE: return "null";
-  }
-  return "a value";
-}
-
-std::string Quote(std::string_view s, size_t max = 64) {
-  std::string out = "'";
-  out.append(s.substr(0, max));
-  if (s.size() > max) out.append("...");
-  out.push_back('\'');
-  return out;
-}
-
-core::Error ParseFailure(simdjson::error_code code, const std::string& body) {
-  if (code == simdjson::UTF8_ERROR) {
-    // simdjson does not say where; find the first bad byte for the message.
-    const size_t lo = core::Utf8ValidPrefixLength(body);
-    return core::MakeError(ErrorCode::kInvalidRequest,
-                           "request body is not valid UTF-8 (first invalid byte at offset " +
-                               std::to_string(lo) + ")");
-  }
-  if (code == simdjson::NUMBER_ERROR) {
-    return core::MakeError(ErrorCode::kInvalidRequest,
-                           "malformed JSON: a number is out of range or invalid (NaN and "
-                           "Infinity are not valid values)");
-  }
-  if (code == simdjson::EMPTY) {
-    return core::MakeError(ErrorCode::kInvalidRequest, "request body is empty; expected a JSON object");
-  }
-  return core::MakeError(ErrorCode::kInvalidRequest,
-                         std::string("malformed JSON: ") + simdjson::error_message(code));
 }
 
 // The JSON path of a field of point `index` ("points[3].value"), or of the
@@ -87,25 +44,6 @@ std::string FormatNumber(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.17g", v);
   return buf;
-}
-
-core::Error FieldError(std::string message, std::string param) {
-  return core::MakeError(ErrorCode::kInvalidRequest, std::move(message), std::move(param));
-}
-
-std::optional<core::Error> ReadIdempotencyKey(element value, std::optional<std::string>& out) {
-  std::string_view key;
-  if (value.get_string().get(key) != simdjson::SUCCESS) {
-    return FieldError("idempotency_key must be a string, got " + std::string(TypeName(value.type())),
-                      "idempotency_key");
-  }
-  if (key.empty() || key.size() > kMaxIdempotencyKeyLength) {
-    return FieldError("idempotency_key must be 1.." + std::to_string(kMaxIdempotencyKeyLength) +
-                          " characters",
-                      "idempotency_key");
-  }
-  out = std::string(key);
-  return std::nullopt;
 }
 
 }  // namespace
@@ -150,7 +88,7 @@ struct PointDecoder::Impl {
     element root;
     const bool padded = body.capacity() >= body.size() + simdjson::SIMDJSON_PADDING;
     auto err = parser.parse(body.data(), body.size(), !padded).get(root);
-    if (err) return core::Unexpected(ParseFailure(err, body));
+    if (err) return core::Unexpected(json::ParseFailure(err, body));
     return root;
   }
 
@@ -194,7 +132,7 @@ struct PointDecoder::Impl {
       } else if (key == "timestamp") {
         ts_el = v;
       } else if (key == "idempotency_key" && idempotency_key != nullptr) {
-        if (auto e = ReadIdempotencyKey(v, *idempotency_key)) return e;
+        if (auto e = json::ReadIdempotencyKey(v, *idempotency_key)) return e;
       } else {
         return FieldError("unknown field " + Quote(key) +
                               " (a point has name, value, type, tags, timestamp)",
@@ -228,83 +166,10 @@ struct PointDecoder::Impl {
       return FieldError("a timing is a duration in ms and must be >= 0", path("value"));
     }
 
-    out.tags.clear();
-    if (tags_el && !tags_el->is_null()) {
-      simdjson::dom::object tags;
-      if (tags_el->get_object().get(tags) != simdjson::SUCCESS) {
-        return FieldError("tags must be an object of string values, got " +
-                              std::string(TypeName(tags_el->type())),
-                          path("tags"));
-      }
-      for (auto tag : tags) {
-        std::string_view k = tag.key;
-        auto param = [&] { return path("tags." + std::string(k.substr(0, 100))); };
-        if (out.tags.size() >= static_cast<size_t>(ctx.limits.max_tags_per_point)) {
-          return FieldError("a point may have at most " +
-                                std::to_string(ctx.limits.max_tags_per_point) + " tags",
-                            path("tags"));
-        }
-        if (k.empty() || k.size() > static_cast<size_t>(ctx.limits.max_tag_key_length) ||
-            !IsTagKeyStart(k[0]) || !std::all_of(k.begin(), k.end(), IsTagKeyChar)) {
-          return FieldError("tag key " + Quote(k) + " is invalid: it must match " +
-                                "[A-Za-z_][A-Za-z0-9_]* and be at most " +
-                                std::to_string(ctx.limits.max_tag_key_length) + " characters",
-                            param());
-        }
-        if (k.starts_with("__")) {
-          return FieldError("tag key " + Quote(k) + " is reserved (keys starting with __)", param());
-        }
-        std::string_view val;
-        if (tag.value.get_string().get(val) != simdjson::SUCCESS) {
-          return FieldError("tag value must be a string, got " +
-                                std::string(TypeName(tag.value.type())),
-                            param());
-        }
-        if (val.size() > static_cast<size_t>(ctx.limits.max_tag_value_bytes)) {
-          return FieldError("tag value is " + std::to_string(val.size()) +
-                                " bytes; the limit is " +
-                                std::to_string(ctx.limits.max_tag_value_bytes),
-                            param());
-        }
-        out.tags.push_back({k, val});
-      }
-      std::sort(out.tags.begin(), out.tags.end(),
-                [](const store::LabelView& a, const store::LabelView& b) { return a.name < b.name; });
-      for (size_t i = 1; i < out.tags.size(); ++i) {
-        if (out.tags[i].name == out.tags[i - 1].name) {
-          return FieldError("duplicate tag key " + Quote(out.tags[i].name),
-                            path("tags." + std::string(out.tags[i].name)));
-        }
-      }
-    }
-
-    out.ts_ms = ctx.now_ms;
-    if (ts_el && !ts_el->is_null()) {
-      core::Result<int64_t> ts = core::Fail(ErrorCode::kInvalidRequest, "");
-      std::string_view ts_text;
-      if (ts_el->is_number()) {
-        ts = core::UnixNumberToMs(ts_el->get_double().value_unsafe());
-      } else if (ts_el->get_string().get(ts_text) == simdjson::SUCCESS) {
-        ts = core::ParseIso8601Ms(ts_text);
-      } else {
-        return FieldError("timestamp must be an ISO 8601 string or unix seconds/milliseconds, got " +
-                              std::string(TypeName(ts_el->type())),
-                          path("timestamp"));
-      }
-      if (!ts) return FieldError(ts.error().message, path("timestamp"));
-      if (*ts > ctx.now_ms + ctx.limits.max_future_skew_ms) {
-        return FieldError("timestamp " + core::FormatIso8601(*ts) + " is more than " +
-                              std::to_string(ctx.limits.max_future_skew_ms / 1000) +
-                              "s in the future",
-                          path("timestamp"));
-      }
-      if (*ts < ctx.now_ms - ctx.retention_ms) {
-        return FieldError("timestamp " + core::FormatIso8601(*ts) +
-                              " is older than the storage retention (" +
-                              std::to_string(ctx.retention_ms / 1000) + "s)",
-                          path("timestamp"));
-      }
-      out.ts_ms = *ts;
+    if (auto e = json::ReadTags(tags_el, ctx.limits, "a point", path, out.tags)) return e;
+    if (auto e = json::ReadTimestamp(ts_el, ctx, out.ts_ms)) {
+      e->param = path("timestamp");
+      return e;
     }
     return std::nullopt;
   }
@@ -355,7 +220,9 @@ core::Result<DecodedBatch> PointDecoder::DecodeBatch(const std::string& body,
       }
       have_points = true;
     } else if (field.key == "idempotency_key") {
-      if (auto e = ReadIdempotencyKey(field.value, batch.idempotency_key)) return core::Unexpected(*e);
+      if (auto e = json::ReadIdempotencyKey(field.value, batch.idempotency_key)) {
+        return core::Unexpected(*e);
+      }
     } else {
       return core::Fail(ErrorCode::kInvalidRequest,
                         "unknown field " + Quote(field.key) + " (a batch has points, idempotency_key)",
