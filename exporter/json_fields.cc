@@ -10,14 +10,20 @@ using simdjson::dom::element_type;
 
 std::string_view TypeName(element_type t) {
   switch (t) {
-    case element_type::ARRAY: return "an array";
-    case element_type::OBJECT: return "an object";
+    case element_type::ARRAY:
+      return "an array";
+    case element_type::OBJECT:
+      return "an object";
     case element_type::INT64:
     case element_type::UINT64:
-    case element_type::DOUBLE: return "a number";
-    case element_type::STRING: return "a string";
-    case element_type::BOOL: return "a boolean";
-    case element_type::NULL_VALUE: return "null";
+    case element_type::DOUBLE:
+      return "a number";
+    case element_type::STRING:
+      return "a string";
+    case element_type::BOOL:
+      return "a boolean";
+    case element_type::NULL_VALUE:
+      return "null";
   }
   return "a value";
 }
@@ -57,13 +63,14 @@ std::optional<core::Error> ReadIdempotencyKey(simdjson::dom::element value,
                                               std::optional<std::string>& out) {
   std::string_view key;
   if (value.get_string().get(key) != simdjson::SUCCESS) {
-    return FieldError("idempotency_key must be a string, got " + std::string(TypeName(value.type())),
-                      "idempotency_key");
+    return FieldError(
+        "idempotency_key must be a string, got " + std::string(TypeName(value.type())),
+        "idempotency_key");
   }
   if (key.empty() || key.size() > kMaxIdempotencyKeyLength) {
-    return FieldError("idempotency_key must be 1.." + std::to_string(kMaxIdempotencyKeyLength) +
-                          " characters",
-                      "idempotency_key");
+    return FieldError(
+        "idempotency_key must be 1.." + std::to_string(kMaxIdempotencyKeyLength) + " characters",
+        "idempotency_key");
   }
   out = std::string(key);
   return std::nullopt;
@@ -87,8 +94,7 @@ std::optional<core::Error> ReadTimestamp(const std::optional<simdjson::dom::elem
   if (!ts) return FieldError(ts.error().message, "");
   if (*ts > ctx.now_ms + ctx.limits.max_future_skew_ms) {
     return FieldError("timestamp " + core::FormatIso8601(*ts) + " is more than " +
-                          std::to_string(ctx.limits.max_future_skew_ms / 1000) +
-                          "s in the future",
+                          std::to_string(ctx.limits.max_future_skew_ms / 1000) + "s in the future",
                       "");
   }
   if (*ts < ctx.now_ms - ctx.retention_ms) {

@@ -75,9 +75,9 @@ std::optional<core::Error> ReadTags(const std::optional<simdjson::dom::element>&
   if (!tags_el || tags_el->is_null()) return std::nullopt;
   simdjson::dom::object tags;
   if (tags_el->get_object().get(tags) != simdjson::SUCCESS) {
-    return FieldError("tags must be an object of string values, got " +
-                          std::string(TypeName(tags_el->type())),
-                      path("tags"));
+    return FieldError(
+        "tags must be an object of string values, got " + std::string(TypeName(tags_el->type())),
+        path("tags"));
   }
   const auto max_tags = static_cast<size_t>(limits.max_tags_per_point);
   const auto max_key = static_cast<size_t>(limits.max_tag_key_length);
@@ -86,9 +86,9 @@ std::optional<core::Error> ReadTags(const std::optional<simdjson::dom::element>&
     std::string_view k = tag.key;
     auto param = [&] { return path("tags." + std::string(k.substr(0, 100))); };
     if (out.size() >= max_tags) {
-      return FieldError(std::string(item) + " may have at most " + std::to_string(max_tags) +
-                            " tags",
-                        path("tags"));
+      return FieldError(
+          std::string(item) + " may have at most " + std::to_string(max_tags) + " tags",
+          path("tags"));
     }
     if (k.empty() || k.size() > max_key || !IsTagKeyStart(k[0]) ||
         !std::all_of(k.begin(), k.end(), IsTagKeyChar)) {
@@ -102,9 +102,8 @@ std::optional<core::Error> ReadTags(const std::optional<simdjson::dom::element>&
     }
     std::string_view val;
     if (tag.value.get_string().get(val) != simdjson::SUCCESS) {
-      return FieldError("tag value must be a string, got " +
-                            std::string(TypeName(tag.value.type())),
-                        param());
+      return FieldError(
+          "tag value must be a string, got " + std::string(TypeName(tag.value.type())), param());
     }
     if (val.size() > max_value) {
       return FieldError("tag value is " + std::to_string(val.size()) + " bytes; the limit is " +
