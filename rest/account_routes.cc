@@ -77,19 +77,7 @@ core::Result<std::optional<int64_t>> TimeParam(const core::HttpRequest& req,
                                                const std::string& name, int64_t now_ms) {
   std::optional<std::string> text = req.QueryParam(name);
   if (!text) return std::optional<int64_t>();
-  if (*text == "now") return std::optional<int64_t>(now_ms);
-  if (text->size() > 1 && (*text)[0] == '-') {
-    auto ago = core::ParseDurationMs(std::string_view(*text).substr(1));
-    if (ago) return std::optional<int64_t>(now_ms - *ago);
-  }
-  auto iso = core::ParseIso8601Ms(*text);
-  if (iso) return std::optional<int64_t>(*iso);
-  char* end = nullptr;
-  double number = std::strtod(text->c_str(), &end);
-  if (!text->empty() && end == text->c_str() + text->size()) {
-    auto ms = core::UnixNumberToMs(number);
-    if (ms) return std::optional<int64_t>(*ms);
-  }
+  if (auto ms = core::ParseTimeParamMs(*text, now_ms)) return std::optional<int64_t>(*ms);
   return core::Fail(ErrorCode::kInvalidRequest,
                     name + " must be an ISO 8601 time such as 2025-01-15T10:30:00Z, unix "
                            "seconds, 'now' or a duration ago such as -3h (got '" + *text + "')",

@@ -419,16 +419,11 @@ core::Result<int64_t> ParseQueryTime(std::string_view text, int64_t now_ms, bool
     if (!d) return Bad(param + " " + Quote(text) + ": " + d.error().message, param);
     return now_ms + sign * *d;
   }
-  const bool date_only = text.size() == 10 && text[4] == '-' && text[7] == '-';
-  if (auto iso = core::ParseIso8601Ms(text)) {
-    return *iso + (date_only && end_of_day ? kDayMs : 0);
-  }
-  double number = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
-  if (ec != std::errc() || ptr != text.data() + text.size()) return bad();
-  auto ms = core::UnixNumberToMs(number);
-  if (!ms) return Bad(param + " " + Quote(text) + ": " + ms.error().message, param);
-  return *ms;
+  // The absolute forms (ISO 8601, a date, unix seconds or milliseconds) as every
+  // time parameter of the API reads them.
+  auto t = core::ParseTimeParamMs(text, now_ms);
+  if (!t) return bad();
+  return *t + (end_of_day && core::IsPlainDate(text) ? kDayMs : 0);
 }
 
 core::Result<MetricsQuery> ParseMetricsQuery(
