@@ -528,7 +528,10 @@ void AggregatorRuntime::ScrapeWorker() {
     due->busy = true;
     lock.unlock();
     due->store_error.clear();
-    const scrape::ScrapeResult result = due->target->ScrapeOnce(earliest);
+    // Samples carry the time the scrape really starts, like Prometheus: when
+    // the workers fall behind, a late scrape is not back-dated to its slot.
+    const int64_t start_ms = std::max(earliest, deps_.clock->NowMs());
+    const scrape::ScrapeResult result = due->target->ScrapeOnce(start_ms);
     const bool store_ok = due->store_error.empty();
     if (!result.up) {
       due->scrapes_failed.Increment();
@@ -551,10 +554,11 @@ void AggregatorRuntime::ScrapeWorker() {
     due->last_up = result.up;
     lock.lock();
     due->busy = false;
-    due->next_ms = due->target->NextScrapeMs(earliest + 1);
+    // Slots missed while late are skipped, not caught up in a burst.
+    due->next_ms = due->target->NextScrapeMs(start_ms + 1);
     due->status.health = result.up ? "up" : "down";
     due->status.last_error = result.up ? due->store_error : result.error;
-    due->status.last_scrape_ms = earliest;
+    due->status.last_scrape_ms = start_ms;
     due->status.last_duration_seconds = static_cast<double>(result.duration_ns) / 1e9;
     if (due->removed) {
       lock.unlock();

@@ -207,8 +207,14 @@ Counts Fill(store::SeriesStore& store, FILE* om, double scale) {
   const int entity_ids = std::max(1, static_cast<int>(15 * scale));
   auto scraped = [&](const std::string& name, std::vector<std::pair<std::string, std::string>> l,
                      const std::vector<double>& values) {
-    l.emplace_back("job", "tally");
-    l.emplace_back("instance", "127.0.0.1:9470");
+    // tally's own scrape labels, unless the series names its own target (a
+    // label set must not hold a name twice).
+    const bool has_target =
+        std::any_of(l.begin(), l.end(), [](const auto& kv) { return kv.first == "job"; });
+    if (!has_target) {
+      l.emplace_back("job", "tally");
+      l.emplace_back("instance", "127.0.0.1:9470");
+    }
     Series s{name, store::MetricType::kScraped, Sorted(std::move(l))};
     if (om == nullptr) {
       loader.Add(s, ts, values);

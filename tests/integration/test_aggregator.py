@@ -609,5 +609,69 @@ class AlertStateTest(DumpLogsOnFailure):
         self.assertTrue(self.query(s, "queue_depth"))  # the input is still there
         s.stop()
 
+class LateScrapeTest(DumpLogsOnFailure):
+    """When every scrape worker is busy, a late scrape's samples carry the time
+    it really started (Prometheus' behaviour), not its missed slot: eight
+    targets taking 0.6 s each at a 1 s interval are more work than the four
+    workers do in time."""
+
+    def test_late_scrapes_are_stamped_with_their_start(self):
+        arrivals: dict[str, list[float]] = {}
+        lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                with lock:
+                    arrivals.setdefault(self.path, []).append(time.time())
+                time.sleep(0.6)
+                data = b"lazy_metric 1\n"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        http_server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        http_server.daemon_threads = True
+        threading.Thread(target=http_server.serve_forever, daemon=True).start()
+        self.addCleanup(http_server.server_close)
+        self.addCleanup(http_server.shutdown)
+        port = http_server.server_address[1]
+        jobs = "".join(f"  - job_name: lazy{i}\n    metrics_path: /lazy{i}\n"
+                       f"    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+                       for i in range(8))
+        s = TallyServer("auth:\n  enabled: false\n"
+                        "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n"
+                        f"scrape_configs:\n{jobs}", name="late-scrape")
+        s.start()
+        self.addCleanup(s.cleanup)
+        self.addCleanup(s.kill)
+        time.sleep(10 * TIME_SCALE)
+        r = s.get("/api/v1/query?" + urllib.parse.urlencode({"query": "up[15s]"}))
+        self.assertEqual(r.status, 200, r)
+        result = r.json()["data"]["result"]
+        self.assertEqual(len(result), 8, result)
+        with lock:
+            seen = {path: list(times) for path, times in arrivals.items()}
+        checked = 0
+        for series in result:
+            path = "/" + series["metric"]["job"]
+            for ts, value in series["values"]:
+                if value != "1":
+                    continue  # a timed-out scrape under load
+                # The request reaches the target shortly after the scrape starts.
+                gaps = [a - ts for a in seen.get(path, [])]
+                self.assertTrue(any(-0.05 <= g <= 0.5 * TIME_SCALE for g in gaps),
+                                f"{path}: sample at {ts} has no request just after it; "
+                                f"nearest gap {min(gaps, key=abs) if gaps else None}")
+                checked += 1
+        self.assertGreater(checked, 40)
+
+
 if __name__ == "__main__":
     unittest.main()
