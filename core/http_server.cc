@@ -1,8 +1,13 @@
 #include "core/http_server.h"
 
+#include <arpa/inet.h>
 #include <civetweb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <cstring>
@@ -59,6 +64,29 @@ bool ReadBody(mg_connection* conn, long long content_length, size_t max, std::st
   }
   if (out.capacity() < out.size() + kBodyPadding) out.reserve(out.size() + kBodyPadding);
   return true;
+}
+
+// Opens and closes a TCP connection to `port` on the IPv4 and IPv6 loopback
+// addresses (whichever the server listens on); errors are irrelevant.
+void PokeLoopback(int port) {
+  const int v4 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (v4 >= 0) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    (void)connect(v4, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+    close(v4);
+  }
+  const int v6 = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (v6 >= 0) {
+    sockaddr_in6 addr{};
+    addr.sin6_family = AF_INET6;
+    addr.sin6_port = htons(static_cast<uint16_t>(port));
+    addr.sin6_addr = in6addr_loopback;
+    (void)connect(v6, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+    close(v6);
+  }
 }
 
 }  // namespace
@@ -130,7 +158,23 @@ void HttpServer::Stop() {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  // civetweb's master thread sees the stop flag only when its poll() on the
+  // listening sockets returns, up to 2 s later on an idle server (most of a
+  // shutdown's time). Connecting to our own port wakes it at once; on a
+  // non-loopback listener the connects fail and the stop takes the long way.
+  std::atomic<bool> stopped{false};
+  std::thread waker;
+  if (port_ > 0) {
+    waker = std::thread([this, &stopped] {
+      while (!stopped.load()) {
+        PokeLoopback(port_);
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    });
+  }
   mg_stop(ctx_);  // joins the workers
+  stopped.store(true);
+  if (waker.joinable()) waker.join();
   ctx_ = nullptr;
 }
 
