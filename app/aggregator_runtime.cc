@@ -116,19 +116,7 @@ class PointBuffer {
     batch.points.reserve(points_.size());
     for (size_t i = 0; i < points_.size(); ++i) {
       const Point& p = points_[i];
-      exporter::DecodedPoint d;
-      d.type = type;
-      d.ts_ms = p.t_ms;
-      d.value = p.v;
-      d.index = i;
-      for (const core::Label& l : p.labels.items()) {
-        if (l.name == "__name__") {
-          d.name = l.value;
-        } else {
-          d.tags.push_back(store::LabelView{l.name, l.value});
-        }
-      }
-      batch.points.push_back(std::move(d));
+      batch.points.push_back(exporter::PointFromLabels(p.labels, p.t_ms, p.v, type, i));
     }
     batch.total = batch.points.size();
     batch.is_batch = true;

@@ -256,4 +256,22 @@ core::Result<DecodedBatch> PointDecoder::DecodeBatch(const std::string& body,
   return batch;
 }
 
+DecodedPoint PointFromLabels(const core::Labels& labels, int64_t ts_ms, double value,
+                             store::MetricType type, size_t index) {
+  DecodedPoint d;
+  d.type = type;
+  d.ts_ms = ts_ms;
+  d.value = value;
+  d.index = index;
+  d.tags.reserve(labels.size());
+  for (const core::Label& l : labels.items()) {
+    if (l.name == "__name__") {
+      d.name = l.value;
+    } else {
+      d.tags.push_back(store::LabelView{l.name, l.value});
+    }
+  }
+  return d;
+}
+
 }  // namespace exporter

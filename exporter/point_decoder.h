@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "core/labels.h"
 #include "core/status.h"
 #include "store/types.h"
 
@@ -32,6 +33,12 @@ struct DecodedPoint {
 
   store::PointView View() const { return {name, type, tags, ts_ms, value}; }
 };
+
+// A point of `type` from a Prometheus-style label set (rule output, scraped
+// samples): `__name__` is the name, the other labels are tags viewed in place,
+// so `labels` must outlive the point.
+DecodedPoint PointFromLabels(const core::Labels& labels, int64_t ts_ms, double value,
+                             store::MetricType type, size_t index);
 
 struct PointError {
   size_t index = 0;

@@ -131,19 +131,8 @@ class IngestBackfillWriter final : public rules::BackfillWriter {
     batch.points.reserve(points.size());
     for (size_t i = 0; i < points.size(); ++i) {
       const rules::BackfillPoint& p = points[i];
-      exporter::DecodedPoint d;
-      d.type = store::MetricType::kRecorded;
-      d.ts_ms = p.t_ms;
-      d.value = p.v;
-      d.index = i;
-      for (const core::Label& l : p.labels.items()) {
-        if (l.name == "__name__") {
-          d.name = l.value;
-        } else {
-          d.tags.push_back(store::LabelView{l.name, l.value});
-        }
-      }
-      batch.points.push_back(std::move(d));
+      batch.points.push_back(
+          exporter::PointFromLabels(p.labels, p.t_ms, p.v, store::MetricType::kRecorded, i));
     }
     batch.total = batch.points.size();
     batch.is_batch = true;

@@ -127,6 +127,23 @@ struct GoodCase {
   std::vector<std::pair<std::string, std::string>> tags;
 };
 
+TEST(PointFromLabelsTest, NameFromDunderNameOtherLabelsAsTagViews) {
+  const core::Labels labels({{"__name__", "job:up:sum"}, {"instance", "a:1"}, {"job", "node"}});
+  const DecodedPoint d = PointFromLabels(labels, 1234, 2.5, MetricType::kRecorded, 7);
+  EXPECT_EQ(d.name, "job:up:sum");
+  EXPECT_EQ(d.type, MetricType::kRecorded);
+  EXPECT_EQ(d.ts_ms, 1234);
+  EXPECT_EQ(d.value, 2.5);
+  EXPECT_EQ(d.index, 7u);
+  ASSERT_THAT(d.tags, SizeIs(2));
+  EXPECT_EQ(d.tags[0].name, "instance");
+  EXPECT_EQ(d.tags[0].value, "a:1");
+  EXPECT_EQ(d.tags[1].name, "job");
+  EXPECT_EQ(d.tags[1].value, "node");
+  // Views into `labels`, not copies.
+  EXPECT_EQ(d.tags[1].value.data(), labels.items()[2].value.data());
+}
+
 TEST(PointDecoderTest, GoodReports) {
   const std::string kv1024(1024, 'v');
   const std::string k100(100, 'k');
