@@ -5,7 +5,7 @@
 # fuzz target for a bounded time.
 #   scripts/test.sh            everything
 #   TALLY_SKIP_ASAN=1          skip the sanitizer build (local iteration only)
-#   TALLY_FUZZ_SECONDS=N       seconds per fuzz target (default 20; 0 skips)
+#   TALLY_FUZZ_SECONDS=N       seconds per fuzz target (default 10; 0 skips)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -46,7 +46,7 @@ if [[ "${TALLY_SKIP_ASAN:-0}" != "1" ]]; then
   unset ASAN_OPTIONS UBSAN_OPTIONS
 fi
 
-fuzz_seconds="${TALLY_FUZZ_SECONDS:-20}"
+fuzz_seconds="${TALLY_FUZZ_SECONDS:-10}"
 if [[ "$fuzz_seconds" != "0" && -d tests/fuzz ]]; then
   echo "== fuzz (${fuzz_seconds}s per target)"
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
