@@ -25,28 +25,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PRICES = os.path.join(os.path.dirname(HERE), "config", "prices.yaml")
 
 
-def start(tally, data, config):
-    port_file = os.path.join(data, "port")
-    if os.path.exists(port_file):
-        os.remove(port_file)
-    log = open(os.path.join(data, "log"), "ab")
-    t0 = time.monotonic()
-    proc = subprocess.Popen([tally, "serve", "--config", config, "--listen", "127.0.0.1:0",
-                             "--port-file", port_file, "--data-dir", os.path.join(data, "d")],
-                            stdout=log, stderr=log)
-    while True:
-        if proc.poll() is not None:
-            sys.exit("tally exited early; see " + os.path.join(data, "log"))
-        if os.path.exists(port_file) and open(port_file).read().strip():
-            port = int(open(port_file).read())
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                c.request("GET", "/readyz")
-                if c.getresponse().status == 200:
-                    return proc, port, time.monotonic() - t0
-            except OSError:
-                pass
-        time.sleep(0.01)
+# Starting tally and waiting for /readyz is the same as for the restart benchmark.
+from restart import start  # noqa: E402
 
 
 def cpu_seconds(pid):
